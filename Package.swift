@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "tempo-bench",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "bench", targets: ["bench"]),
+        .library(name: "Tensors", targets: ["Tensors"]),
+        .library(name: "Networks", targets: ["Networks"]),
+        .library(name: "Media", targets: ["Media"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config. Each shim.h re-exports the
+        // macros Swift cannot import as `static inline` functions.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat libavcodec libswscale libavutil",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "Tensors", dependencies: ["CBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        .target(name: "Networks", dependencies: ["Tensors"]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG"]),
+        .executableTarget(name: "bench", dependencies: [
+            "Tensors", "Networks", "Media", "CBLAS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Fixtures are read from the source tree (see TestSupport), not bundled.
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"], exclude: ["Fixtures"]),
+        .testTarget(name: "NetworksTests", dependencies: ["Networks", "Tensors"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "BenchTests", dependencies: ["bench"]),
+    ]
+)

@@ -1,0 +1,191 @@
+import Foundation
+
+/// Shape and rate of one cached video.
+public struct CacheEntry: Sendable, Equatable, Codable {
+    public var videoID: String
+    public var frames: Int
+    public var height: Int
+    public var width: Int
+    /// Frame rate of the stored frames.
+    public var fps: Double
+}
+
+/// Random access to a cache file's frames, for samplers. Holds the file open read-only; a
+/// concurrent merge replaces the file by rename, so an open reader keeps a consistent view.
+/// HDF5 here is built thread-safe, and the dataset table is locked, so readers may be shared.
+public final class ClipCacheReader: @unchecked Sendable {
+    public let path: String
+    private let file: H5Object
+    private let videos: H5Object?
+    private let lock = NSLock()
+    private var open: [String: (H5Object, [Int])] = [:]
+    /// Video ids in the cache, sorted by their HDF5 key.
+    public let videoIDs: [String]
+    private let keys: [String: String]
+
+    public init(path: String) throws(MediaError) {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { throw .notFound(file: path) }
+        file = try H5Object.openFile(path)
+        guard try file.stringAttribute("format") == CacheAttr.format else {
+            throw .invalidArgument(file: path, detail: "not a tempo-bench clip cache (no format attribute)")
+        }
+        videos = file.exists("videos") ? try file.openGroup("videos") : nil
+        var ids: [String] = []
+        var keys: [String: String] = [:]
+        for key in try videos?.memberNames() ?? [] {
+            let id = try videos!.openDataset(key).stringAttribute("video_id") ?? key
+            ids.append(id)
+            keys[id] = key
+        }
+        videoIDs = ids
+        self.keys = keys
+    }
+
+    /// Opens a cache built by `cache` (`ClipCache.path`).
+    public convenience init(_ cache: ClipCache) throws(MediaError) {
+        try self.init(path: cache.path)
+    }
+
+    private func dataset(_ videoID: String) throws(MediaError) -> (H5Object, [Int]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let d = open[videoID] { return d }
+        guard let videos, let key = keys[videoID] else {
+            throw .invalidArgument(file: path, detail: "video '\(videoID)' is not in the cache")
+        }
+        let d = try videos.openDataset(key)
+        let entry = (d, try d.shape())
+        open[videoID] = entry
+        return entry
+    }
+
+    public func entry(_ videoID: String) throws(MediaError) -> CacheEntry {
+        let (d, shape) = try dataset(videoID)
+        return CacheEntry(videoID: videoID, frames: shape[0], height: shape[1], width: shape[2],
+                          fps: try d.doubleAttribute("fps") ?? 0)
+    }
+
+    /// Frames `[start, start + count)` of a video: uint8, `shape == [count, H, W, 3]`, RGB.
+    /// Reads only the chunks the window touches.
+    public func readClip(videoID: String, start: Int, count: Int) throws(MediaError) -> (pixels: [UInt8], shape: [Int]) {
+        let (d, shape) = try dataset(videoID)
+        guard start >= 0, count > 0, start + count <= shape[0] else {
+            throw .invalidArgument(file: path, detail: "video '\(videoID)': frames \(start)..<\(start + count) outside 0..<\(shape[0])")
+        }
+        let frameShape = Array(shape.dropFirst())
+        var pixels = [UInt8](repeating: 0, count: count * frameShape.reduce(1, *))
+        try pixels.withUnsafeMutableBufferPointer { (buf) throws(MediaError) in
+            try d.readFrames(into: buf.baseAddress!, start: start, count: count, frameShape: frameShape)
+        }
+        return (pixels, [count] + frameShape)
+    }
+}
+
+/// Summary of a cache file (`bench cache stats`).
+public struct CacheStats: Sendable, Codable {
+    public var path: String
+    public var name: String
+    public var spec: String
+    public var entries: Int
+    public var frames: Int
+    /// Size of the cache file on disk.
+    public var bytes: Int64
+    /// Size of the frames uncompressed.
+    public var rawBytes: Int64
+    public var compression: String
+    /// Finished entries not yet merged into the file.
+    public var pendingParts: Int
+    public var lookupsHit: Int64
+    public var lookupsMiss: Int64
+    /// Hits / (hits + misses) over every build so far; nil before any lookup.
+    public var hitRate: Double?
+    public var ffmpegVersion: String
+    public var bad: [BadVideo]
+}
+
+/// Result of re-checking every entry (`bench cache verify`).
+public struct VerifyReport: Sendable, Codable {
+    public var path: String
+    public var checked = 0
+    /// Entries whose frames could not be read back in full (id, reason).
+    public var corrupt: [[String]] = []
+    /// Entries whose source changed or vanished, or written by another FFmpeg (id, reason):
+    /// a build would decode them again.
+    public var stale: [[String]] = []
+    public var ok: Bool { corrupt.isEmpty }
+}
+
+extension ClipCacheReader {
+    public func stats() throws(MediaError) -> CacheStats {
+        var frames = 0
+        var raw: Int64 = 0
+        for id in videoIDs {
+            let shape = try dataset(id).1
+            frames += shape[0]
+            raw += Int64(shape.reduce(1, *))
+        }
+        var bad: [BadVideo] = []
+        if file.exists("bad") {
+            let group = try file.openGroup("bad")
+            for key in try group.memberNames() {
+                if let b = try ClipCache.record(of: try group.openGroup(key), isBad: true).bad { bad.append(b) }
+            }
+        }
+        let hits = try file.intAttribute("lookups_hit") ?? 0
+        let misses = try file.intAttribute("lookups_miss") ?? 0
+        var st = stat()
+        let size: Int64 = stat(path, &st) == 0 ? Int64(st.st_size) : 0
+        let partsFolder = String(path.dropLast(3)) + ".parts"
+        let pending = ((try? FileManager.default.contentsOfDirectory(atPath: partsFolder)) ?? []).filter { $0.hasSuffix(".h5") }.count
+        return CacheStats(path: path, name: try file.stringAttribute("cache_name") ?? "",
+                          spec: try file.stringAttribute("spec") ?? "", entries: videoIDs.count, frames: frames,
+                          bytes: size, rawBytes: raw, compression: try file.stringAttribute("compression") ?? "",
+                          pendingParts: pending, lookupsHit: hits, lookupsMiss: misses,
+                          hitRate: hits + misses > 0 ? Double(hits) / Double(hits + misses) : nil,
+                          ffmpegVersion: try file.stringAttribute("ffmpeg_version") ?? "", bad: bad)
+    }
+
+    /// Reads every frame of every entry back (which checks the deflate streams), checks the
+    /// shapes against the attributes, and re-identifies each source file.
+    public func verify(checkSources: Bool = true) throws(MediaError) -> VerifyReport {
+        var report = VerifyReport(path: path)
+        let current = FFmpeg.versionString
+        for id in videoIDs {
+            report.checked += 1
+            do {
+                let (d, shape) = try dataset(id)
+                guard shape.count == 4, shape[3] == 3 else {
+                    report.corrupt.append([id, "shape \(shape) is not [T, H, W, 3]"])
+                    continue
+                }
+                if let declared = try d.intAttribute("frames"), declared != Int64(shape[0]) {
+                    report.corrupt.append([id, "frames attribute \(declared) != stored \(shape[0])"])
+                    continue
+                }
+                var start = 0
+                while start < shape[0] {
+                    let n = min(64, shape[0] - start)
+                    _ = try readClip(videoID: id, start: start, count: n)
+                    start += n
+                }
+                let record = try ClipCache.record(of: d, isBad: false)
+                if record.ffmpegVersion != current {
+                    report.stale.append([id, "decoded by \(record.ffmpegVersion), now \(current)"])
+                } else if checkSources {
+                    let source = try d.stringAttribute("source_path") ?? ""
+                    do {
+                        if try SourceIdentity.of(source) != record.identity {
+                            report.stale.append([id, "source \(source) changed"])
+                        }
+                    } catch {
+                        report.stale.append([id, error.description])
+                    }
+                }
+            } catch {
+                report.corrupt.append([id, error.description])
+            }
+        }
+        return report
+    }
+}

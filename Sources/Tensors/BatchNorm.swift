@@ -1,0 +1,161 @@
+import Foundation
+
+/// Batch normalisation over the channel axis (axis 1) of an [N, C, …] tensor (NCDHW for
+/// video): statistics per channel over N and every axis after the channel.
+///
+/// Training mode normalises with the batch statistics (biased variance) and updates the
+/// running statistics in place: `running ← (1 − momentum)·running + momentum·batch`, with
+/// the unbiased variance, as PyTorch does. Evaluation mode uses the running statistics.
+public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable,
+                      runningMean: inout Tensor, runningVariance: inout Tensor,
+                      training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Variable {
+    let (y, pullback) = _vjpBatchNorm(x.value, gamma: gamma.value, beta: beta.value,
+                                      runningMean: &runningMean, runningVariance: &runningVariance,
+                                      training: training, momentum: momentum, epsilon: epsilon)
+    return Variable.record(y, inputs: [x, gamma, beta]) { gy in
+        let (gx, gg, gb) = pullback(gy)
+        return [gx, gg, gb]
+    }
+}
+
+/// Forward value and pullback of batch norm, side by side.
+public func _vjpBatchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
+                          runningMean: inout Tensor, runningVariance: inout Tensor,
+                          training: Bool, momentum: Float, epsilon: Float)
+    -> (Tensor, (Tensor) -> (Tensor, Tensor, Tensor)) {
+    precondition(x.rank >= 2, "batch norm expects [N, C, …], got \(x.shape)")
+    let N = x.shape[0], C = x.shape[1], S = x.shape.dropFirst(2).reduce(1, *)
+    let M = N * S
+    precondition(shape: gamma.shape, equals: [C], "batch norm gamma vs channels of \(x.shape)")
+    precondition(shape: beta.shape, equals: [C], "batch norm beta vs channels of \(x.shape)")
+    precondition(shape: runningMean.shape, equals: [C], "batch norm running mean")
+    precondition(shape: runningVariance.shape, equals: [C], "batch norm running variance")
+    precondition(!training || M > 1, "batch norm in training mode needs more than one value per channel, got input \(x.shape)")
+
+    var mean = [Float](repeating: 0, count: C)
+    var invStd = [Float](repeating: 0, count: C)
+    if training {
+        x.scalars.withUnsafeBufferPointer { px in
+            mean.withUnsafeMutableBufferPointer { pm in
+                invStd.withUnsafeMutableBufferPointer { pi in
+                    let X = UnsafeSendable(px.baseAddress!), Mn = UnsafeSendable(pm.baseAddress!)
+                    let Iv = UnsafeSendable(pi.baseAddress!)
+                    Parallel.forEachRange(C) { channels in
+                        for c in channels {
+                            var s = 0.0
+                            for n in 0..<N {
+                                let p = X.pointer + (n * C + c) * S
+                                var local: Float = 0
+                                for i in 0..<S { local += p[i] }
+                                s += Double(local)
+                            }
+                            let mu = s / Double(M)
+                            var v = 0.0
+                            let muF = Float(mu)
+                            for n in 0..<N {
+                                let p = X.pointer + (n * C + c) * S
+                                var local: Float = 0
+                                for i in 0..<S { let d = p[i] - muF; local += d * d }
+                                v += Double(local)
+                            }
+                            let variance = v / Double(M)
+                            Mn.pointer[c] = muF
+                            // Stash the biased variance; converted to 1/σ below.
+                            Iv.pointer[c] = Float(variance)
+                        }
+                    }
+                }
+            }
+        }
+        for c in 0..<C {
+            let variance = invStd[c]
+            runningMean.scalars[c] = (1 - momentum) * runningMean.scalars[c] + momentum * mean[c]
+            runningVariance.scalars[c] = (1 - momentum) * runningVariance.scalars[c]
+                + momentum * variance * Float(M) / Float(M - 1)
+            invStd[c] = 1 / (variance + epsilon).squareRoot()
+        }
+    } else {
+        for c in 0..<C {
+            mean[c] = runningMean.scalars[c]
+            invStd[c] = 1 / (runningVariance.scalars[c] + epsilon).squareRoot()
+        }
+    }
+
+    let y = Tensor(uninitializedShape: x.shape) { out in
+        x.scalars.withUnsafeBufferPointer { px in
+            gamma.scalars.withUnsafeBufferPointer { pg in
+                beta.scalars.withUnsafeBufferPointer { pb in
+                    let X = UnsafeSendable(px.baseAddress!), O = UnsafeSendable(out.baseAddress!)
+                    let G = UnsafeSendable(pg.baseAddress!), B = UnsafeSendable(pb.baseAddress!)
+                    let mean = mean, invStd = invStd
+                    Parallel.forEachRange(N * C, minimumPerThread: 4) { planes in
+                        for plane in planes {
+                            let c = plane % C
+                            let scale = G.pointer[c] * invStd[c]
+                            let shift = B.pointer[c] - mean[c] * scale
+                            let src = X.pointer + plane * S, dst = O.pointer + plane * S
+                            for i in 0..<S { dst[i] = src[i] * scale + shift }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    let savedMean = mean, savedInvStd = invStd
+    return (y, { gy in
+        precondition(shape: gy.shape, equals: x.shape, "batch norm output gradient")
+        var gGamma = [Float](repeating: 0, count: C)
+        var gBeta = [Float](repeating: 0, count: C)
+        var gx = [Float](repeating: 0, count: x.count)
+        x.scalars.withUnsafeBufferPointer { px in
+            gy.scalars.withUnsafeBufferPointer { pgy in
+                gamma.scalars.withUnsafeBufferPointer { pg in
+                    gGamma.withUnsafeMutableBufferPointer { pgg in
+                        gBeta.withUnsafeMutableBufferPointer { pgb in
+                            gx.withUnsafeMutableBufferPointer { pgx in
+                                let X = UnsafeSendable(px.baseAddress!), GY = UnsafeSendable(pgy.baseAddress!)
+                                let G = UnsafeSendable(pg.baseAddress!), GG = UnsafeSendable(pgg.baseAddress!)
+                                let GB = UnsafeSendable(pgb.baseAddress!), GX = UnsafeSendable(pgx.baseAddress!)
+                                Parallel.forEachRange(C) { channels in
+                                    for c in channels {
+                                        let mu = savedMean[c], inv = savedInvStd[c]
+                                        var sumDy = 0.0, sumDyXhat = 0.0
+                                        for n in 0..<N {
+                                            let xs = X.pointer + (n * C + c) * S, gs = GY.pointer + (n * C + c) * S
+                                            var a: Float = 0, b: Float = 0
+                                            for i in 0..<S { a += gs[i]; b += gs[i] * (xs[i] - mu) }
+                                            sumDy += Double(a); sumDyXhat += Double(b)
+                                        }
+                                        sumDyXhat *= Double(inv)
+                                        GG.pointer[c] = Float(sumDyXhat)
+                                        GB.pointer[c] = Float(sumDy)
+                                        let scale = G.pointer[c] * inv
+                                        if training {
+                                            let meanDy = Float(sumDy / Double(M))
+                                            let meanDyXhat = Float(sumDyXhat / Double(M))
+                                            for n in 0..<N {
+                                                let xs = X.pointer + (n * C + c) * S, gs = GY.pointer + (n * C + c) * S
+                                                let d = GX.pointer + (n * C + c) * S
+                                                for i in 0..<S {
+                                                    let xhat = (xs[i] - mu) * inv
+                                                    d[i] = scale * (gs[i] - meanDy - xhat * meanDyXhat)
+                                                }
+                                            }
+                                        } else {
+                                            for n in 0..<N {
+                                                let gs = GY.pointer + (n * C + c) * S, d = GX.pointer + (n * C + c) * S
+                                                for i in 0..<S { d[i] = scale * gs[i] }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (Tensor(shape: x.shape, scalars: gx), Tensor(shape: [C], scalars: gGamma), Tensor(shape: [C], scalars: gBeta))
+    })
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+
+/// The `bench` command-line tool: the front door of tempo-bench.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "tempo-bench: a reproducibility benchmark suite for VTHCL video representation learning.",
+        discussion: """
+        Pretrains slow/fast 3D-ResNets with visual-tempo consistency and evaluates them on the \
+        paper's downstream protocols. Speed figures: `bench perf`. Video tools: `bench video`, \
+        `bench cache`.
+        """,
+        version: BenchVersion.string,
+        subcommands: [PerfCommand.self, VideoCommand.self, CacheCommand.self]
+    )
+
+    static func main() {
+        OpenBLASCore.reexecWithBestCoreIfNeeded()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+enum BenchVersion {
+    static let string = "0.1.0"
+}

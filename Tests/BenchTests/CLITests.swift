@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+
+/// End-to-end checks of the `bench` executable built alongside the tests.
+final class CLITests: XCTestCase {
+    var benchURL: URL {
+        // Tests run from the build products folder, where `bench` also lives.
+        #if os(macOS)
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            return bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("bench")
+        }
+        #endif
+        return Bundle.main.bundleURL.appendingPathComponent("bench")
+    }
+
+    func run(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = benchURL
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testHelpListsSubcommands() throws {
+        let r = try run(["--help"])
+        XCTAssertEqual(r.status, 0, r.err)
+        for word in ["perf", "video", "cache", "USAGE: bench"] { XCTAssertTrue(r.out.contains(word), "missing \(word) in\n\(r.out)") }
+        let perf = try run(["perf", "--help"])
+        XCTAssertEqual(perf.status, 0)
+        for word in ["gemm", "conv", "step", "decode"] { XCTAssertTrue(perf.out.contains(word), "missing \(word) in\n\(perf.out)") }
+    }
+
+    func testInvalidOptionIsAValidationError() throws {
+        let r = try run(["perf", "gemm", "--repeats", "0"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("--repeats must be at least 1"), r.err)
+    }
+
+    /// `bench perf gemm --json` prints the kernel line first and well-formed figure lines.
+    func testPerfGEMMJSONLines() throws {
+        let r = try run(["perf", "gemm", "--json", "--repeats", "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let lines = r.out.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        XCTAssertEqual(lines.count, 2, r.out)
+        XCTAssertEqual(lines[0]?["figure"] as? String, "openblas.core")
+        XCTAssertFalse((lines[0]?["value"] as? String ?? "").isEmpty)
+        XCTAssertEqual(lines[1]?["figure"] as? String, "gemm.1024")
+        XCTAssertEqual(lines[1]?["unit"] as? String, "GFLOPS")
+        XCTAssertGreaterThan(lines[1]?["value"] as? Double ?? 0, 1)
+    }
+
+    /// With no OPENBLAS_CORETYPE set, bench picks the best kernel the CPU supports by
+    /// re-executing itself; a user's choice is kept.
+    func testKernelSelection() throws {
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_CORETYPE"] = nil
+        let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let avx512 = ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].allSatisfy { info.contains(" \($0)") }
+        let auto = try run(["perf", "gemm", "--json", "--repeats", "1"], environment: env)
+        let core = auto.out.split(separator: "\n").first.map(String.init) ?? ""
+        if avx512 { XCTAssertTrue(core.contains("\"SkylakeX\""), core) }
+        env["OPENBLAS_CORETYPE"] = "Haswell"
+        let chosen = try run(["perf", "gemm", "--json", "--repeats", "1"], environment: env)
+        XCTAssertTrue(chosen.out.contains("\"Haswell\""), chosen.out)
+    }
+}
