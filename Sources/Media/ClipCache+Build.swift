@@ -73,7 +73,7 @@ extension ClipCache {
         for source in waiting {
             try account(try process(source, index: index, wait: true), source)
         }
-        report.entries = try merge(hits: report.hits, misses: report.decoded + report.bad.count)
+        report.entries = try merge(hits: report.hits, misses: report.decoded)
         return report
     }
 

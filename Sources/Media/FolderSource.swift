@@ -84,7 +84,7 @@ final class FolderSource: FrameSource {
             if r == shim_AVERROR_EAGAIN() { throw .corrupt(file: path, detail: "JPEG decoder produced no image") }
             throw FFmpeg.error(r, "avcodec_receive_frame", file: path)
         }
-        if (f.pointee.flags & shim_AV_FRAME_FLAG_CORRUPT()) != 0 {
+        if (f.pointee.flags & shim_AV_FRAME_FLAG_CORRUPT()) != 0 || f.pointee.decode_error_flags != 0 {
             throw .corrupt(file: path, detail: "decoder flagged the image as corrupt")
         }
         let index = position

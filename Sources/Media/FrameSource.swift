@@ -130,8 +130,9 @@ final class FileSource: FrameSource {
             if finished { return nil }
             let r = avcodec_receive_frame(ctx, f)
             if r == 0 {
-                if (f.pointee.flags & shim_AV_FRAME_FLAG_CORRUPT()) != 0 {
-                    throw .corrupt(file: file, detail: "decoder flagged frame \(lastIndex + 1) as corrupt")
+                // Strict on purpose: concealed (damaged) frames would enter the cache as if real.
+                if (f.pointee.flags & shim_AV_FRAME_FLAG_CORRUPT()) != 0 || f.pointee.decode_error_flags != 0 {
+                    throw damaged("decoder flagged frame \(lastIndex + 1) as damaged")
                 }
                 let ts = f.pointee.best_effort_timestamp
                 let index: Int
@@ -151,7 +152,7 @@ final class FileSource: FrameSource {
                 try checkComplete()
                 return nil
             }
-            if r != shim_AVERROR_EAGAIN() { throw FFmpeg.error(r, "avcodec_receive_frame", file: file) }
+            if r != shim_AVERROR_EAGAIN() { throw decodeError(r, "avcodec_receive_frame") }
             if draining { throw .ffmpeg(file: file, what: "avcodec_receive_frame", code: r, message: "decoder stalled while draining") }
 
             let p = packet.pointer
@@ -168,8 +169,28 @@ final class FileSource: FrameSource {
             defer { av_packet_unref(p) }
             guard p.pointee.stream_index == streamIndex else { continue }
             let s = avcodec_send_packet(ctx, p)
-            if s < 0 && s != shim_AVERROR_EAGAIN() { throw FFmpeg.error(s, "avcodec_send_packet", file: file) }
+            if s < 0 && s != shim_AVERROR_EAGAIN() { throw decodeError(s, "avcodec_send_packet") }
         }
+    }
+
+    /// A decoder error; when the input already ended short of the declared frame count, the
+    /// damaged data is the cut-off tail, so it reads as truncation.
+    private func decodeError(_ code: Int32, _ what: String) -> MediaError {
+        if endedShort {
+            return .truncated(file: file, detail: "\(what) failed at frame \(lastIndex + 1) of \(info.frames) declared: \(FFmpeg.errorString(code))")
+        }
+        return FFmpeg.error(code, what, file: file)
+    }
+
+    private func damaged(_ detail: String) -> MediaError {
+        endedShort ? .truncated(file: file, detail: "\(detail), \(info.frames) frames declared") : .corrupt(file: file, detail: detail)
+    }
+
+    /// The input is exhausted while the container promised many more frames.
+    private var endedShort: Bool {
+        let pb = input.pointer.pointee.pb
+        let ended = draining || (pb != nil && avio_feof(pb) != 0)
+        return ended && info.framesDeclared && lastIndex + 1 < info.frames * 9 / 10
     }
 
     /// A stream that ends far short of the frame count its container declares was cut off

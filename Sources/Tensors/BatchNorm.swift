@@ -9,11 +9,13 @@ import Foundation
 public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable,
                       runningMean: inout Tensor, runningVariance: inout Tensor,
                       training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5) -> Variable {
-    let (y, pullback) = _vjpBatchNorm(x.value, gamma: gamma.value, beta: beta.value,
-                                      runningMean: &runningMean, runningVariance: &runningVariance,
-                                      training: training, momentum: momentum, epsilon: epsilon)
+    let (y, pullback) = Profiler.measure("batchnorm.forward") {
+        _vjpBatchNorm(x.value, gamma: gamma.value, beta: beta.value,
+                      runningMean: &runningMean, runningVariance: &runningVariance,
+                      training: training, momentum: momentum, epsilon: epsilon)
+    }
     return Variable.record(y, inputs: [x, gamma, beta]) { gy in
-        let (gx, gg, gb) = pullback(gy)
+        let (gx, gg, gb) = Profiler.measure("batchnorm.backward") { pullback(gy) }
         return [gx, gg, gb]
     }
 }

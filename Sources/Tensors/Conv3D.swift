@@ -46,28 +46,42 @@ public struct Conv3DGeometry: Hashable, Sendable {
     }
 }
 
-/// Tuning knob: floats per column chunk (per thread). Chunks keep the column matrix in
-/// cache between its construction and the GEMM that reads it.
-public enum Conv3DTuning {
-    public static let columnChunkFloats: Int = {
-        if let text = ProcessInfo.processInfo.environment["TEMPO_CONV_CHUNK"], let n = Int(text), n > 0 { return n }
-        return 1 << 19
+/// Block sizes of the conv3d kernels, in floats of column matrix per block (per thread).
+/// Blocks keep the column matrix in cache between its construction and the SGEMM that
+/// reads it. Defaults can be overridden with `TEMPO_CONV_CHUNK` / `TEMPO_CONV_CHUNK_BWD`.
+public struct Conv3DTuning: Sendable {
+    public var forwardChunkFloats: Int
+    /// The backward pass's blocks are larger: its weight-gradient SGEMM reduces over them.
+    public var backwardChunkFloats: Int
+
+    public init(forwardChunkFloats: Int, backwardChunkFloats: Int) {
+        precondition(forwardChunkFloats > 0 && backwardChunkFloats > 0, "conv3d block sizes must be positive")
+        self.forwardChunkFloats = forwardChunkFloats
+        self.backwardChunkFloats = backwardChunkFloats
+    }
+
+    public static let `default`: Conv3DTuning = {
+        let env = ProcessInfo.processInfo.environment
+        return Conv3DTuning(forwardChunkFloats: env["TEMPO_CONV_CHUNK"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? (1 << 18),
+                            backwardChunkFloats: env["TEMPO_CONV_CHUNK_BWD"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? (1 << 20))
     }()
 }
 
 // MARK: - Column construction (vol2col / col2vol)
 
 /// Writes the column matrix for output rows `rows` (a row is one (od, oh) pair) of one
-/// sample: `col[k, (r − rows.lowerBound)·Wo + ow]` with `k = ((c·kt + a)·kh + b)·kw + e`.
+/// sample: `col[k·ld + (r − rows.lowerBound)·Wo + ow]` with `k = ((c·kt + a)·kh + b)·kw + e`.
+/// `ld` (≥ rows.count · Wo) lets several samples share one column block side by side.
 @inlinable
-func vol2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: Conv3DGeometry, rows: Range<Int>) {
+public func vol2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: Conv3DGeometry,
+                    rows: Range<Int>, ld: Int? = nil) {
     let C = g.inChannels, D = g.input.t, H = g.input.h, W = g.input.w
     let Ho = g.output.h, Wo = g.output.w
     let kt = g.kernel.t, kh = g.kernel.h, kw = g.kernel.w
     let sd = g.stride.t, sh = g.stride.h, sw = g.stride.w
     let pd = g.padding.t, ph = g.padding.h, pw = g.padding.w
     let dd = g.dilation.t, dh = g.dilation.h, dw = g.dilation.w
-    let lc = rows.count * Wo
+    let lc = ld ?? rows.count * Wo
     var k = 0
     for c in 0..<C {
         let xc = x + c * D * H * W
@@ -77,8 +91,7 @@ func vol2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g:
                     let iw0 = e * dw - pw
                     let owLo = iw0 >= 0 ? 0 : min(Wo, (-iw0 + sw - 1) / sw)
                     let owHi = W - 1 - iw0 < 0 ? 0 : max(owLo, min(Wo, (W - 1 - iw0) / sw + 1))
-                    let dstRow = col + k * lc
-                    var dst = dstRow
+                    var dst = col + k * lc
                     for r in rows {
                         let od = r / Ho, oh = r - (r / Ho) * Ho
                         let id = od * sd - pd + a * dd
@@ -105,16 +118,17 @@ func vol2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g:
     }
 }
 
-/// The adjoint of `vol2col`: scatter-adds a column chunk back into one sample's input gradient.
+/// The adjoint of `vol2col`: scatter-adds a column block back into one sample's input gradient.
 @inlinable
-func col2vol(_ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ g: Conv3DGeometry, rows: Range<Int>) {
+public func col2vol(_ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ g: Conv3DGeometry,
+                    rows: Range<Int>, ld: Int? = nil) {
     let C = g.inChannels, D = g.input.t, H = g.input.h, W = g.input.w
     let Ho = g.output.h, Wo = g.output.w
     let kt = g.kernel.t, kh = g.kernel.h, kw = g.kernel.w
     let sd = g.stride.t, sh = g.stride.h, sw = g.stride.w
     let pd = g.padding.t, ph = g.padding.h, pw = g.padding.w
     let dd = g.dilation.t, dh = g.dilation.h, dw = g.dilation.w
-    let lc = rows.count * Wo
+    let lc = ld ?? rows.count * Wo
     var k = 0
     for c in 0..<C {
         let xc = dx + c * D * H * W
@@ -147,12 +161,40 @@ func col2vol(_ col: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ g
     }
 }
 
-/// Output rows (od, oh pairs) per column chunk for this geometry.
+/// Output rows (one (od, oh) pair each) per column block, so the block stays cache-sized.
+/// Blocks may span samples when a sample has few rows (deep, small layers), which keeps
+/// the SGEMMs wide.
 @inlinable
-func rowsPerChunk(_ g: Conv3DGeometry) -> Int {
-    let rows = g.output.t * g.output.h
-    let perRow = g.columnRows * g.output.w
-    return max(1, min(rows, Conv3DTuning.columnChunkFloats / max(1, perRow)))
+public func rowsPerChunk(_ g: Conv3DGeometry, floats: Int = Conv3DTuning.default.forwardChunkFloats) -> Int {
+    let perRow = max(g.columnRows, g.outChannels) * g.output.w
+    return max(1, floats / max(1, perRow))
+}
+
+/// A run of one sample's output rows inside a column block that spans global rows
+/// `n·R + r` (R = output rows per sample).
+@usableFromInline
+struct Segment {
+    @usableFromInline let sample: Int
+    @usableFromInline let rows: Range<Int>
+    /// Column offset of this run inside the block.
+    @usableFromInline let offset: Int
+    @usableFromInline init(sample: Int, rows: Range<Int>, offset: Int) {
+        self.sample = sample; self.rows = rows; self.offset = offset
+    }
+}
+
+@inlinable
+func segments(of globalRows: Range<Int>, rowsPerSample R: Int, width Wo: Int) -> [Segment] {
+    var result: [Segment] = []
+    var r = globalRows.lowerBound, offset = 0
+    while r < globalRows.upperBound {
+        let n = r / R, local = r - n * R
+        let end = min(globalRows.upperBound, (n + 1) * R)
+        result.append(Segment(sample: n, rows: local..<(local + end - r), offset: offset))
+        offset += (end - r) * Wo
+        r = end
+    }
+    return result
 }
 
 // MARK: - Forward and pullback
@@ -160,10 +202,12 @@ func rowsPerChunk(_ g: Conv3DGeometry) -> Int {
 /// 3D convolution forward. `x`: [N, Ci, D, H, W]; `weight`: [Co, Ci, kt, kh, kw];
 /// `bias`: [Co] or nil. Returns [N, Co, Do, Ho, Wo] (sizes from `Conv3DGeometry`).
 ///
-/// Each (sample, chunk of output rows) builds its column block and multiplies it by the
-/// weight matrix [Co, Ci·kt·kh·kw] with one single-threaded SGEMM; tasks run in parallel.
+/// The N·Do·Ho output rows are cut into cache-sized blocks; each block builds its column
+/// matrix [Ci·kt·kh·kw, cols] and multiplies it by the weight matrix with one
+/// single-threaded SGEMM. Blocks run in parallel on disjoint outputs.
 public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
-                          stride: Size3, padding: Size3, dilation: Size3) -> Tensor {
+                          stride: Size3, padding: Size3, dilation: Size3,
+                          tuning: Conv3DTuning = .default) -> Tensor {
     precondition(weight.rank == 5, "conv3d weight must be [Co, Ci, kt, kh, kw], got \(weight.shape)")
     precondition(x.rank == 5 && x.shape[1] == weight.shape[1],
                  "conv3d: input \(x.shape) does not match weight \(weight.shape) (channels)")
@@ -171,12 +215,11 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
                            kernel: Size3(weight.shape[2], weight.shape[3], weight.shape[4]),
                            stride: stride, padding: padding, dilation: dilation)
     if let bias { precondition(shape: bias.shape, equals: [g.outChannels], "conv3d bias") }
-    let K = g.columnRows, Co = g.outChannels, L = g.output.product
+    let K = g.columnRows, Co = g.outChannels, L = g.output.product, Wo = g.output.w
     let inSample = g.inChannels * g.input.product, outSample = Co * L
-    let totalRows = g.output.t * g.output.h
-    let chunkRows = rowsPerChunk(g)
-    let chunksPerSample = (totalRows + chunkRows - 1) / chunkRows
-    let tasks = g.batch * chunksPerSample
+    let R = g.output.t * g.output.h, totalRows = g.batch * R
+    let chunkRows = rowsPerChunk(g, floats: tuning.forwardChunkFloats)
+    let chunks = (totalRows + chunkRows - 1) / chunkRows
     let pointwise = g.isPointwiseIdentity
 
     return Tensor(uninitializedShape: g.outputShape) { out in
@@ -184,27 +227,42 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
             weight.scalars.withUnsafeBufferPointer { pw in
                 let X = UnsafeSendable(px.baseAddress!), Wt = UnsafeSendable(pw.baseAddress!)
                 let O = UnsafeSendable(out.baseAddress!)
-                let threadRanges = Parallel.ranges(tasks)
                 let run = { (range: Range<Int>) in
-                    let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: K * chunkRows * g.output.w)
-                    defer { col?.deallocate() }
-                    for task in range {
-                        let n = task / chunksPerSample, chunk = task % chunksPerSample
+                    let cap = chunkRows * Wo
+                    let col = UnsafeMutablePointer<Float>.allocate(capacity: K * cap)
+                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: Co * cap)
+                    defer { col.deallocate(); tmp.deallocate() }
+                    for chunk in range {
                         let rows = (chunk * chunkRows)..<min(totalRows, (chunk + 1) * chunkRows)
-                        let lc = rows.count * g.output.w
-                        let xs = X.pointer + n * inSample
-                        let os = O.pointer + n * outSample + rows.lowerBound * g.output.w
-                        if let col {
-                            vol2col(xs, col, g, rows: rows)
-                            BLAS.gemm(m: Co, n: lc, k: K, a: Wt.pointer, lda: K, b: col, ldb: lc, c: os, ldc: L)
-                        } else {
-                            BLAS.gemm(m: Co, n: lc, k: K, a: Wt.pointer, lda: K,
-                                      b: xs + rows.lowerBound * g.output.w, ldb: L, c: os, ldc: L)
+                        let lc = rows.count * Wo
+                        let segs = segments(of: rows, rowsPerSample: R, width: Wo)
+                        if segs.count == 1 {
+                            let s = segs[0]
+                            let xs = X.pointer + s.sample * inSample
+                            let os = O.pointer + s.sample * outSample + s.rows.lowerBound * Wo
+                            if pointwise {
+                                BLAS.gemm(m: Co, n: lc, k: K, a: Wt.pointer, lda: K,
+                                          b: xs + s.rows.lowerBound * Wo, ldb: L, c: os, ldc: L)
+                            } else {
+                                vol2col(xs, col, g, rows: s.rows)
+                                BLAS.gemm(m: Co, n: lc, k: K, a: Wt.pointer, lda: K, b: col, ldb: lc, c: os, ldc: L)
+                            }
+                            continue
+                        }
+                        for s in segs { vol2col(X.pointer + s.sample * inSample, col + s.offset, g, rows: s.rows, ld: lc) }
+                        BLAS.gemm(m: Co, n: lc, k: K, a: Wt.pointer, lda: K, b: col, ldb: lc, c: tmp, ldc: lc)
+                        for s in segs {
+                            let width = s.rows.count * Wo
+                            for c in 0..<Co {
+                                (O.pointer + s.sample * outSample + c * L + s.rows.lowerBound * Wo)
+                                    .update(from: tmp + c * lc + s.offset, count: width)
+                            }
                         }
                     }
                 }
+                let threadRanges = Parallel.ranges(chunks)
                 if threadRanges.count == 1 {
-                    run(0..<tasks)
+                    run(0..<chunks)
                 } else {
                     Parallel.forEach(chunks: threadRanges.count) { run(threadRanges[$0]) }
                 }
@@ -225,19 +283,21 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
 }
 
 /// Gradients of `conv3dForward` with respect to its input, weight and bias.
-/// `gy` is [N, Co, Do, Ho, Wo]. The weight gradient is summed over per-thread partials in a
-/// fixed order, so results are bit-identical for a given thread count.
+/// `gy` is [N, Co, Do, Ho, Wo]. Threads own disjoint samples (so input-gradient scatters
+/// never collide); the weight gradient is summed over per-thread partials in a fixed
+/// order, so results are bit-identical for a given thread count.
 public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tensor,
                            stride: Size3, padding: Size3, dilation: Size3,
-                           needInputGradient: Bool = true) -> (gx: Tensor?, gw: Tensor, gb: Tensor?) {
+                           needInputGradient: Bool = true,
+                           tuning: Conv3DTuning = .default) -> (gx: Tensor?, gw: Tensor, gb: Tensor?) {
     let g = Conv3DGeometry(inputShape: x.shape, outChannels: weight.shape[0],
                            kernel: Size3(weight.shape[2], weight.shape[3], weight.shape[4]),
                            stride: stride, padding: padding, dilation: dilation)
     precondition(shape: gy.shape, equals: g.outputShape, "conv3d output gradient")
-    let K = g.columnRows, Co = g.outChannels, L = g.output.product
+    let K = g.columnRows, Co = g.outChannels, L = g.output.product, Wo = g.output.w
     let inSample = g.inChannels * g.input.product, outSample = Co * L
-    let totalRows = g.output.t * g.output.h
-    let chunkRows = rowsPerChunk(g)
+    let R = g.output.t * g.output.h
+    let chunkRows = rowsPerChunk(g, floats: tuning.backwardChunkFloats)
     let pointwise = g.isPointwiseIdentity
     let parts = Parallel.ranges(g.batch)
     var partials = [Float](repeating: 0, count: parts.count * Co * K)
@@ -250,41 +310,61 @@ public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tenso
                     gx.withUnsafeMutableBufferPointer { pgx in
                         let X = UnsafeSendable(px.baseAddress!), Wt = UnsafeSendable(pw.baseAddress!)
                         let GY = UnsafeSendable(pgy.baseAddress!), P = UnsafeSendable(pp.baseAddress!)
-                        let GX = UnsafeSendable(pgx.baseAddress)
+                        // An empty array may still have a base address (the shared empty storage):
+                        // only a real input gradient may be written.
+                        let GX = UnsafeSendable(needInputGradient ? pgx.baseAddress : nil)
                         let run = { (part: Int) in
-                            let colCap = K * chunkRows * g.output.w
-                            let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: colCap)
-                            let dcol = (pointwise || !needInputGradient) ? nil : UnsafeMutablePointer<Float>.allocate(capacity: colCap)
-                            defer { col?.deallocate(); dcol?.deallocate() }
+                            let cap = chunkRows * Wo
+                            let col = UnsafeMutablePointer<Float>.allocate(capacity: K * cap)
+                            let dcol = UnsafeMutablePointer<Float>.allocate(capacity: K * cap)
+                            let gyc = UnsafeMutablePointer<Float>.allocate(capacity: Co * cap)
+                            defer { col.deallocate(); dcol.deallocate(); gyc.deallocate() }
                             let gw = P.pointer + part * Co * K
-                            for n in parts[part] {
-                                let xs = X.pointer + n * inSample
-                                let gys = GY.pointer + n * outSample
-                                if pointwise {
-                                    // gW += gY[n] · X[n]ᵀ ; gX[n] = Wᵀ · gY[n]
-                                    BLAS.gemm(transB: true, m: Co, n: K, k: L, a: gys, lda: L, b: xs, ldb: L,
-                                              beta: 1, c: gw, ldc: K)
-                                    if let gxp = GX.pointer {
-                                        BLAS.gemm(transA: true, m: K, n: L, k: Co, a: Wt.pointer, lda: K, b: gys, ldb: L,
-                                                  c: gxp + n * inSample, ldc: L)
+                            let partRows = (parts[part].lowerBound * R)..<(parts[part].upperBound * R)
+                            var r0 = partRows.lowerBound
+                            while r0 < partRows.upperBound {
+                                let rows = r0..<min(partRows.upperBound, r0 + chunkRows)
+                                r0 = rows.upperBound
+                                let lc = rows.count * Wo
+                                let segs = segments(of: rows, rowsPerSample: R, width: Wo)
+                                // Output gradient block [Co, lc]: in place when one sample, else gathered.
+                                let gyBlock: UnsafePointer<Float>, ldg: Int
+                                if segs.count == 1 {
+                                    gyBlock = UnsafePointer(GY.pointer + segs[0].sample * outSample + segs[0].rows.lowerBound * Wo)
+                                    ldg = L
+                                } else {
+                                    for s in segs {
+                                        for c in 0..<Co {
+                                            (gyc + c * lc + s.offset).update(
+                                                from: GY.pointer + s.sample * outSample + c * L + s.rows.lowerBound * Wo,
+                                                count: s.rows.count * Wo)
+                                        }
                                     }
+                                    gyBlock = UnsafePointer(gyc); ldg = lc
+                                }
+                                // Input block [K, lc]: the sample itself for a plain 1×1×1 conv over one sample.
+                                let xBlock: UnsafePointer<Float>, ldx: Int
+                                if pointwise && segs.count == 1 {
+                                    xBlock = UnsafePointer(X.pointer + segs[0].sample * inSample + segs[0].rows.lowerBound * Wo)
+                                    ldx = L
+                                } else {
+                                    for s in segs { vol2col(X.pointer + s.sample * inSample, col + s.offset, g, rows: s.rows, ld: lc) }
+                                    xBlock = UnsafePointer(col); ldx = lc
+                                }
+                                // gW += gY · colᵀ
+                                BLAS.gemm(transB: true, m: Co, n: K, k: lc, a: gyBlock, lda: ldg, b: xBlock, ldb: ldx,
+                                          beta: 1, c: gw, ldc: K)
+                                guard let gxp = GX.pointer else { continue }
+                                if pointwise && segs.count == 1 {
+                                    // gX rows = Wᵀ · gY, written straight into the sample's gradient.
+                                    BLAS.gemm(transA: true, m: K, n: lc, k: Co, a: Wt.pointer, lda: K, b: gyBlock, ldb: ldg,
+                                              c: gxp + segs[0].sample * inSample + segs[0].rows.lowerBound * Wo, ldc: L)
                                     continue
                                 }
-                                var r0 = 0
-                                while r0 < totalRows {
-                                    let rows = r0..<min(totalRows, r0 + chunkRows)
-                                    let lc = rows.count * g.output.w
-                                    let gyc = gys + rows.lowerBound * g.output.w
-                                    vol2col(xs, col!, g, rows: rows)
-                                    BLAS.gemm(transB: true, m: Co, n: K, k: lc, a: gyc, lda: L, b: col!, ldb: lc,
-                                              beta: 1, c: gw, ldc: K)
-                                    if let dcol, let gxp = GX.pointer {
-                                        BLAS.gemm(transA: true, m: K, n: lc, k: Co, a: Wt.pointer, lda: K, b: gyc, ldb: L,
-                                                  c: dcol, ldc: lc)
-                                        col2vol(dcol, gxp + n * inSample, g, rows: rows)
-                                    }
-                                    r0 = rows.upperBound
-                                }
+                                // dcol = Wᵀ · gY, scattered back with col2vol.
+                                BLAS.gemm(transA: true, m: K, n: lc, k: Co, a: Wt.pointer, lda: K, b: gyBlock, ldb: ldg,
+                                          c: dcol, ldc: lc)
+                                for s in segs { col2vol(dcol + s.offset, gxp + s.sample * inSample, g, rows: s.rows, ld: lc) }
                             }
                         }
                         if parts.count == 1 { run(0) } else { Parallel.forEach(chunks: parts.count, run) }
@@ -336,9 +416,13 @@ public func conv3d(_ x: Variable, weight: Variable, bias: Variable? = nil,
 public func _vjpConv3D(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Size3, padding: Size3,
                        dilation: Size3, needInputGradient: Bool = true)
     -> (Tensor, (Tensor) -> (Tensor?, Tensor, Tensor?)) {
-    let y = conv3dForward(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
+    let y = Profiler.measure("conv3d.forward") {
+        conv3dForward(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
+    }
     return (y, { gy in
-        conv3dBackward(x, weight: weight, hasBias: bias != nil, gy: gy, stride: stride, padding: padding,
-                       dilation: dilation, needInputGradient: needInputGradient)
+        Profiler.measure("conv3d.backward") {
+            conv3dBackward(x, weight: weight, hasBias: bias != nil, gy: gy, stride: stride, padding: padding,
+                           dilation: dilation, needInputGradient: needInputGradient)
+        }
     })
 }

@@ -2,16 +2,25 @@
 
 /// Rectified linear unit, `max(x, 0)`; the gradient at 0 is 0.
 public func relu(_ x: Variable) -> Variable {
-    let y = Tensor(uninitializedShape: x.shape) { out in
-        x.value.scalars.withUnsafeBufferPointer { p in
+    let y = Profiler.measure("relu.forward") { reluForward(x.value) }
+    return Variable.record(y, inputs: [x]) { gy in [Profiler.measure("relu.backward") { reluBackward(gy, y) }] }
+}
+
+/// `max(x, 0)` on a plain tensor.
+public func reluForward(_ x: Tensor) -> Tensor {
+    Tensor(uninitializedShape: x.shape) { out in
+        x.scalars.withUnsafeBufferPointer { p in
             let O = UnsafeSendable(out.baseAddress!), X = UnsafeSendable(p.baseAddress!)
             Parallel.forEachRange(out.count, minimumPerThread: 1 << 16) { r in
                 for i in r { O.pointer[i] = Swift.max(X.pointer[i], 0) }
             }
         }
     }
-    return Variable.record(y, inputs: [x]) { gy in
-        [Tensor(uninitializedShape: gy.shape) { out in
+}
+
+/// The ReLU pullback given its output `y`: `gy` where `y > 0`, else 0.
+public func reluBackward(_ gy: Tensor, _ y: Tensor) -> Tensor {
+        Tensor(uninitializedShape: gy.shape) { out in
             gy.scalars.withUnsafeBufferPointer { pg in
                 y.scalars.withUnsafeBufferPointer { py in
                     let O = UnsafeSendable(out.baseAddress!), G = UnsafeSendable(pg.baseAddress!)
@@ -21,14 +30,13 @@ public func relu(_ x: Variable) -> Variable {
                     }
                 }
             }
-        }]
-    }
+        }
 }
 
 /// Elementwise sum of two tensors of the same shape (residual connections).
 public func add(_ a: Variable, _ b: Variable) -> Variable {
     precondition(shape: a.shape, equals: b.shape, "add")
-    return Variable.record(a.value + b.value, inputs: [a, b]) { [$0, $0] }
+    return Variable.record(Profiler.measure("add.forward") { a.value + b.value }, inputs: [a, b]) { [$0, $0] }
 }
 
 public func + (a: Variable, b: Variable) -> Variable { add(a, b) }

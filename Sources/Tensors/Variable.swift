@@ -74,8 +74,9 @@ public final class Variable {
                 guard input.requiresGrad, let inputGrad else { continue }
                 precondition(shape: inputGrad.shape, equals: input.value.shape, "gradient of an op input")
                 let key = ObjectIdentifier(input)
-                if let existing = grads[key] {
-                    grads[key] = existing + inputGrad
+                if var existing = grads.removeValue(forKey: key) {
+                    Profiler.measure("autodiff.accumulate") { existing.addScaled(inputGrad) }
+                    grads[key] = existing
                 } else {
                     grads[key] = inputGrad
                 }

@@ -103,10 +103,48 @@ struct PerfConv: ParsableCommand {
     @OptionGroup var options: PerfOptions
     func run() throws {
         printEngineFigures(json: options.json)
-        Self.measure(options)
+        Self.measure(options, breakdown: breakdown)
     }
 
-    static func measure(_ options: PerfOptions) {
+    @Flag(help: "Also time the column build and the SGEMMs of the forward pass alone, on one thread.")
+    var breakdown = false
+
+    /// Single-thread split of the forward pass: vol2col vs SGEMM, chunk by chunk.
+    static func breakdown(_ x: Tensor, _ w: Tensor, _ g: Conv3DGeometry, _ options: PerfOptions) {
+        let rows = g.output.t * g.output.h, chunk = rowsPerChunk(g), K = g.columnRows, L = g.output.product
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: K * chunk * g.output.w)
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: g.outChannels * L)
+        defer { col.deallocate(); out.deallocate() }
+        x.scalars.withUnsafeBufferPointer { px in
+            w.scalars.withUnsafeBufferPointer { pw in
+                BLAS.withThreads(1) {
+                    var colTime = 0.0, gemmTime = 0.0
+                    for _ in 0..<2 {
+                        colTime = 0; gemmTime = 0
+                        for n in 0..<g.batch {
+                            var r0 = 0
+                            while r0 < rows {
+                                let r = r0..<min(rows, r0 + chunk), lc = r.count * g.output.w
+                                let t0 = DispatchTime.now().uptimeNanoseconds
+                                vol2col(px.baseAddress! + n * g.inChannels * g.input.product, col, g, rows: r)
+                                let t1 = DispatchTime.now().uptimeNanoseconds
+                                BLAS.gemm(m: g.outChannels, n: lc, k: K, a: pw.baseAddress!, lda: K, b: col, ldb: lc,
+                                          c: out + r0 * g.output.w, ldc: L)
+                                let t2 = DispatchTime.now().uptimeNanoseconds
+                                colTime += Double(t1 - t0) / 1e6; gemmTime += Double(t2 - t1) / 1e6
+                                r0 = r.upperBound
+                            }
+                        }
+                    }
+                    Figure(name: "conv3d.fwd.vol2col", value: colTime, unit: "ms", config: ["threads": 1, "chunk_rows": chunk]).print(json: options.json)
+                    Figure(name: "conv3d.fwd.sgemm", value: gemmTime, unit: "ms",
+                           config: ["threads": 1, "gflops": 2 * Double(g.macs) / gemmTime / 1e6]).print(json: options.json)
+                }
+            }
+        }
+    }
+
+    static func measure(_ options: PerfOptions, breakdown: Bool = false) {
         var rng = RandomGenerator(seed: 2)
         let x = Tensor.randomNormal([8, 64, 8, 32, 32], using: &rng)
         let w = Tensor.randomNormal([64, 64, 3, 3, 3], std: 0.05, using: &rng)
@@ -126,6 +164,7 @@ struct PerfConv: ParsableCommand {
                                      "threads": Parallel.threadCount]
         Figure(name: "conv3d.fwd", value: flops / fwd / 1e9, unit: "GFLOPS", config: config.merging(["ms": fwd * 1e3]) { $1 })
             .print(json: options.json)
+        if breakdown { Self.breakdown(x, w, g, options) }
         // Backward = input gradient + weight gradient: twice the forward FLOPs.
         Figure(name: "conv3d.bwd", value: 2 * flops / bwd / 1e9, unit: "GFLOPS", config: config.merging(["ms": bwd * 1e3]) { $1 })
             .print(json: options.json)
@@ -171,6 +210,19 @@ struct PerfStep: ParsableCommand {
                                          "threads": Parallel.threadCount]
             if profile { config["last_forward_ms"] = parts[0]; config["last_backward_ms"] = parts[1]; config["last_update_ms"] = parts[2] }
             Figure(name: "r3d18.step.\(s)", value: seconds * 1e3, unit: "ms", config: config).print(json: options.json)
+            if profile {
+                // One more step with per-kernel timing (kept out of the figure above).
+                Profiler.enable()
+                sgd.zeroGrad()
+                let loss = meanSquare(net(x, training: true))
+                loss.backward()
+                Profiler.measure("sgd.step") { sgd.step() }
+                for entry in Profiler.report() {
+                    Figure(name: "r3d18.step.\(s).profile", value: entry.seconds * 1e3, unit: "ms",
+                           config: ["kernel": entry.name, "calls": entry.calls]).print(json: options.json)
+                }
+                Profiler.enable(false)
+            }
         }
     }
 }

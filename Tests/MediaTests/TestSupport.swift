@@ -86,9 +86,14 @@ enum TestSupport {
     /// Mean absolute difference of two equal-length byte arrays.
     static func meanAbsDiff<C: Collection>(_ a: C, _ b: C) -> Double where C.Element == UInt8 {
         precondition(a.count == b.count)
+        let x = Array(a), y = Array(b)
         var total = 0
-        for (x, y) in zip(a, b) { total += abs(Int(x) - Int(y)) }
-        return Double(total) / Double(max(1, a.count))
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeBufferPointer { py in
+                for i in 0..<px.count { total &+= Int(px[i] > py[i] ? px[i] - py[i] : py[i] - px[i]) }
+            }
+        }
+        return Double(total) / Double(max(1, x.count))
     }
 
     /// Synthetic RGB frames: a moving gradient with a bright square, `[count, h, w, 3]`.

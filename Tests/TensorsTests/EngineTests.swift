@@ -163,3 +163,30 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(check.terminationStatus, 0)
     }
 }
+
+/// conv3d cuts its work into column blocks that may split a sample or span several; the
+/// result must not depend on where the cuts fall.
+final class ConvBlockingTests: XCTestCase {
+    func check(_ shape: [Int], co: Int, k: Size3, s: Size3, p: Size3, d: Size3 = Size3(all: 1)) {
+        var rng = RandomGenerator(seed: 21)
+        let x = Tensor.randomNormal(shape, using: &rng)
+        let w = Tensor.randomNormal([co, shape[1], k.t, k.h, k.w], std: 0.2, using: &rng)
+        let whole = Conv3DTuning(forwardChunkFloats: 1 << 30, backwardChunkFloats: 1 << 30)
+        let y0 = conv3dForward(x, weight: w, bias: nil, stride: s, padding: p, dilation: d, tuning: whole)
+        let gy = Tensor.randomNormal(y0.shape, using: &rng)
+        let g0 = conv3dBackward(x, weight: w, hasBias: false, gy: gy, stride: s, padding: p, dilation: d, tuning: whole)
+        // One output row per block, a few rows, and blocks that straddle sample boundaries.
+        for floats in [1, 3 * 1000, 7 * 1777] {
+            let t = Conv3DTuning(forwardChunkFloats: floats, backwardChunkFloats: floats)
+            let y = conv3dForward(x, weight: w, bias: nil, stride: s, padding: p, dilation: d, tuning: t)
+            assertClose(y, y0, rtol: 1e-5, atol: 1e-5, "forward, block \(floats)")
+            let g = conv3dBackward(x, weight: w, hasBias: false, gy: gy, stride: s, padding: p, dilation: d, tuning: t)
+            assertClose(g.gx!, g0.gx!, rtol: 1e-5, atol: 1e-5, "input gradient, block \(floats)")
+            assertClose(g.gw, g0.gw, rtol: 1e-4, atol: 1e-4, "weight gradient, block \(floats)")
+        }
+    }
+
+    func testThreeByThree() { check([3, 4, 3, 9, 10], co: 5, k: Size3(all: 3), s: Size3(all: 1), p: Size3(all: 1)) }
+    func testStridedDilated() { check([3, 3, 5, 11, 9], co: 4, k: Size3(3, 3, 3), s: Size3(1, 2, 2), p: Size3(2, 2, 2), d: Size3(2, 2, 2)) }
+    func testPointwise() { check([3, 6, 2, 7, 5], co: 4, k: Size3(all: 1), s: Size3(all: 1), p: Size3(all: 0)) }
+}

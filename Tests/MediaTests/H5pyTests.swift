@@ -1,0 +1,48 @@
+import XCTest
+@testable import Media
+
+/// Files written here open in h5py with the documented layout (docs/cache-layout.md).
+final class H5pyTests: XCTestCase {
+    /// A Python with h5py: $TEMPO_PYTHON, else python3 on PATH; or a skip.
+    private func python() throws -> String {
+        var candidates: [String] = []
+        if let p = ProcessInfo.processInfo.environment["TEMPO_PYTHON"] { candidates.append(p) }
+        if let p = TestSupport.which("python3") { candidates.append(p) }
+        for p in candidates {
+            if let (status, _, _) = try? TestSupport.run(p, ["-c", "import h5py, numpy"]), status == 0 { return p }
+        }
+        throw XCTSkip("h5py is not available (set TEMPO_PYTHON to a python with h5py and numpy)")
+    }
+
+    func testExtractAndCacheReadableByH5py() throws {
+        let py = try python()
+        let dir = try TestSupport.tempDir(self)
+        let bikes = try TestSupport.fixture("bikes.mp4")
+        let out = "\(dir)/x.h5"
+        let n = try FramesFile.extract(source: bikes, to: out, spec: DecodeSpec(shortSide: 64, fps: 5), start: .time(1), count: 12)
+        XCTAssertEqual(n, 12)
+        let ours = try FramesFile.read(out)
+        let sources = try ClipCacheTests.makeVideos(dir, count: 1)
+        let cache = ClipCache(directory: "\(dir)/cache", name: "py", spec: DecodeSpec(shortSide: 32))
+        _ = try cache.build(sources)
+        let script = """
+        import h5py, numpy as np, sys
+        with h5py.File(sys.argv[1], "r") as f:
+            d = f["frames"]
+            assert d.dtype == np.uint8 and d.shape == (12, 64, 151, 3), (d.dtype, d.shape)
+            assert d.attrs["fps"] == 5.0 and d.attrs["source"] == sys.argv[3], dict(d.attrs)
+            print(int(d[...].astype(np.int64).sum()))
+        with h5py.File(sys.argv[2], "r") as f:
+            assert f.attrs["format"] == "tempo-bench/clip-cache"
+            v = f["videos"]["class0%2Fv0"]
+            assert v.attrs["video_id"] == "class0/v0" and v.shape == (40, 32, 48, 3) and v.chunks[0] == 16
+            assert v.attrs["source_hash"].startswith("sha256:")
+            print(len(f["videos"]))
+        """
+        let (status, stdout, stderr) = try TestSupport.run(py, ["-c", script, out, cache.path, bikes])
+        XCTAssertEqual(status, 0, stderr)
+        let lines = String(decoding: stdout, as: UTF8.self).split(separator: "\n")
+        XCTAssertEqual(lines.first.map(String.init), String(ours.pixels.reduce(0) { $0 + Int($1) }))
+        XCTAssertEqual(lines.last, "1")
+    }
+}
