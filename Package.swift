@@ -9,9 +9,13 @@ let package = Package(
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "Networks", targets: ["Networks"]),
         .library(name: "Media", targets: ["Media"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "VTHCL", targets: ["VTHCL"]),
+        .library(name: "Protocols", targets: ["Protocols"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System libraries, found through pkg-config. Each shim.h re-exports the
@@ -29,8 +33,11 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Networks", dependencies: ["Tensors"]),
         .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG"]),
+        .target(name: "Datasets", dependencies: ["Media", "Tensors", .product(name: "Yams", package: "Yams")]),
+        .target(name: "VTHCL", dependencies: ["Networks", "Datasets"]),
+        .target(name: "Protocols", dependencies: ["Networks", "Datasets"]),
         .executableTarget(name: "bench", dependencies: [
-            "Tensors", "Networks", "Media", "CBLAS",
+            "Tensors", "Networks", "Media", "Datasets", "VTHCL", "Protocols", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -38,6 +45,9 @@ let package = Package(
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Tensors"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Media"]),
+        .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Networks", "Tensors"]),
+        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors"]),
         .testTarget(name: "BenchTests", dependencies: ["bench"]),
     ]
 )

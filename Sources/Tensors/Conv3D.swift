@@ -244,8 +244,10 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
                                 BLAS.gemm(m: Co, n: lc, k: K, a: Wt.pointer, lda: K,
                                           b: xs + s.rows.lowerBound * Wo, ldb: L, c: os, ldc: L)
                             } else {
-                                vol2col(xs, col, g, rows: s.rows)
-                                BLAS.gemm(m: Co, n: lc, k: K, a: Wt.pointer, lda: K, b: col, ldb: lc, c: os, ldc: L)
+                                Profiler.measure("conv3d.forward.vol2col (thread time)") { vol2col(xs, col, g, rows: s.rows) }
+                                Profiler.measure("conv3d.forward.sgemm (thread time)") {
+                                    BLAS.gemm(m: Co, n: lc, k: K, a: Wt.pointer, lda: K, b: col, ldb: lc, c: os, ldc: L)
+                                }
                             }
                             continue
                         }
@@ -348,12 +350,16 @@ public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tenso
                                     xBlock = UnsafePointer(X.pointer + segs[0].sample * inSample + segs[0].rows.lowerBound * Wo)
                                     ldx = L
                                 } else {
-                                    for s in segs { vol2col(X.pointer + s.sample * inSample, col + s.offset, g, rows: s.rows, ld: lc) }
+                                    Profiler.measure("conv3d.backward.vol2col (thread time)") {
+                                        for s in segs { vol2col(X.pointer + s.sample * inSample, col + s.offset, g, rows: s.rows, ld: lc) }
+                                    }
                                     xBlock = UnsafePointer(col); ldx = lc
                                 }
                                 // gW += gY · colᵀ
-                                BLAS.gemm(transB: true, m: Co, n: K, k: lc, a: gyBlock, lda: ldg, b: xBlock, ldb: ldx,
-                                          beta: 1, c: gw, ldc: K)
+                                Profiler.measure("conv3d.backward.sgemm-weight (thread time)") {
+                                    BLAS.gemm(transB: true, m: Co, n: K, k: lc, a: gyBlock, lda: ldg, b: xBlock, ldb: ldx,
+                                              beta: 1, c: gw, ldc: K)
+                                }
                                 guard let gxp = GX.pointer else { continue }
                                 if pointwise && segs.count == 1 {
                                     // gX rows = Wᵀ · gY, written straight into the sample's gradient.
@@ -362,9 +368,13 @@ public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tenso
                                     continue
                                 }
                                 // dcol = Wᵀ · gY, scattered back with col2vol.
-                                BLAS.gemm(transA: true, m: K, n: lc, k: Co, a: Wt.pointer, lda: K, b: gyBlock, ldb: ldg,
-                                          c: dcol, ldc: lc)
-                                for s in segs { col2vol(dcol + s.offset, gxp + s.sample * inSample, g, rows: s.rows, ld: lc) }
+                                Profiler.measure("conv3d.backward.sgemm-input (thread time)") {
+                                    BLAS.gemm(transA: true, m: K, n: lc, k: Co, a: Wt.pointer, lda: K, b: gyBlock, ldb: ldg,
+                                              c: dcol, ldc: lc)
+                                }
+                                Profiler.measure("conv3d.backward.col2vol (thread time)") {
+                                    for s in segs { col2vol(dcol + s.offset, gxp + s.sample * inSample, g, rows: s.rows, ld: lc) }
+                                }
                             }
                         }
                         if parts.count == 1 { run(0) } else { Parallel.forEach(chunks: parts.count, run) }

@@ -34,3 +34,17 @@ public enum Profiler {
         return totals.map { ($0.key, $0.value.seconds, $0.value.calls) }.sorted { $0.seconds > $1.seconds }
     }
 }
+
+import CBLAS
+
+/// Process-wide allocator policy for training workloads.
+public enum MemoryPolicy {
+    /// Keeps freed tensor buffers in the heap instead of returning them to the system.
+    ///
+    /// glibc serves large blocks with fresh `mmap`s and trims freed heap memory, so every
+    /// step's activations and gradients would page-fault and be zeroed again by the kernel
+    /// (measured: 8% of an R3D-18 training step). Training allocates the same sizes every
+    /// step, so the memory is better kept. Call once, before the work starts.
+    @discardableResult
+    public static func retainFreedMemory() -> Bool { shim_retain_freed_memory() == 1 }
+}

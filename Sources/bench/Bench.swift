@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensors
 
 /// The `bench` command-line tool: the front door of tempo-bench.
 @main
@@ -18,6 +19,7 @@ struct Bench: ParsableCommand {
 
     static func main() {
         OpenBLASCore.reexecWithBestCoreIfNeeded()
+        MemoryPolicy.retainFreedMemory()
         do {
             var command = try parseAsRoot()
             try command.run()

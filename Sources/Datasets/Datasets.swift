@@ -1,0 +1,2 @@
+/// Dataset manifests, format adapters, samplers and synthetic datasets.
+public enum DatasetsModule {}

@@ -1,0 +1,2 @@
+/// Downstream protocols and their metrics.
+public enum ProtocolsModule {}

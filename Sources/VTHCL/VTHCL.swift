@@ -1,0 +1,2 @@
+/// VTHCL pretraining: memory banks, tempo-contrastive losses, ICM.
+public enum VTHCLModule {}

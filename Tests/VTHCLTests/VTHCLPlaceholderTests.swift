@@ -1,0 +1,6 @@
+import XCTest
+@testable import VTHCL
+
+final class VTHCLPlaceholderTests: XCTestCase {
+    func testModuleLinks() { XCTAssertEqual(String(describing: VTHCLModule.self), "VTHCLModule") }
+}
