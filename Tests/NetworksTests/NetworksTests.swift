@@ -186,3 +186,39 @@ final class CheckpointTests: XCTestCase {
         }
     }
 }
+
+final class SlowFastConfigTests: XCTestCase {
+    /// Stage widths, temporal kernels and strides of SPEC §2, checked on the built layers.
+    func testPathwaysFollowTheSpec() {
+        var rng = RandomGenerator(seed: 1)
+        let slow = ResNet3D(.slowFast(depth: 50, pathway: .slow), rng: &rng)
+        XCTAssertEqual(slow.config.stageOutputs, [256, 512, 1024, 2048])
+        XCTAssertEqual(slow.stemConv.kernel, Size3(1, 7, 7))
+        let fast = ResNet3D(.slowFast(depth: 50, pathway: .fast), rng: &rng)
+        XCTAssertEqual(fast.config.stageOutputs, [32, 64, 128, 256])
+        XCTAssertEqual(fast.stemConv.kernel, Size3(5, 7, 7))
+        if case .bottleneck(let b) = slow.stages[2][0] {
+            XCTAssertEqual(b.conv1.kernel, Size3(3, 1, 1), "res4 conv a is 3×1×1 on the slow path")
+            XCTAssertEqual(b.conv2.stride, Size3(1, 2, 2), "conv b carries the spatial stride, never temporal")
+            XCTAssertEqual(b.bn3.weight.value.scalars.allSatisfy { $0 == 0 }, true, "last BN zero-initialised")
+        } else { XCTFail("R50 uses bottleneck blocks") }
+        let r18 = ResNet3D(.slowFast(depth: 18, pathway: .fast, widthMultiplier: 0.5), rng: &rng)
+        XCTAssertEqual(r18.config.stageOutputs, [4, 8, 16, 32])
+        if case .basic(let b) = r18.stages[0][0] {
+            XCTAssertEqual(b.conv1.kernel, Size3(3, 3, 3)); XCTAssertEqual(b.conv2.kernel, Size3(1, 3, 3))
+        } else { XCTFail("R18 uses basic blocks") }
+    }
+
+    /// No temporal striding: T frames in, T frames out at every stage; res5 with dilation 2
+    /// keeps res4's spatial size.
+    func testNoTemporalStridingAndDilatedRes5() {
+        var rng = RandomGenerator(seed: 2)
+        let net = ResNet3D(.slowFast(depth: 18, pathway: .slow, widthMultiplier: 0.125), rng: &rng)
+        let feats = net.features(Variable(Tensor.randomNormal([1, 3, 4, 64, 64], using: &rng)), training: false)
+        XCTAssertEqual(feats.map { $0.shape[2] }, [4, 4, 4, 4])
+        XCTAssertEqual(feats.map { $0.shape[3] }, [16, 8, 4, 2])
+        let dilated = ResNet3D(.slowFast(depth: 18, pathway: .slow, widthMultiplier: 0.125, res5Dilation: 2), rng: &rng)
+        let d = dilated.features(Variable(Tensor.randomNormal([1, 3, 4, 64, 64], using: &rng)), training: false)
+        XCTAssertEqual(d[3].shape[3], 4)
+    }
+}

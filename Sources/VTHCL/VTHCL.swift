@@ -1,2 +1,0 @@
-/// VTHCL pretraining: memory banks, tempo-contrastive losses, ICM.
-public enum VTHCLModule {}

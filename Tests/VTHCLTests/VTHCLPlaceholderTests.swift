@@ -1,6 +1,0 @@
-import XCTest
-@testable import VTHCL
-
-final class VTHCLPlaceholderTests: XCTestCase {
-    func testModuleLinks() { XCTAssertEqual(String(describing: VTHCLModule.self), "VTHCLModule") }
-}
