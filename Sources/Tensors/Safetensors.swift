@@ -5,11 +5,13 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     case malformed(path: String, reason: String)
     case unsupportedDType(path: String, tensor: String, dtype: String)
+    case unwritable(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .unreadable(path, reason): return "\(path): cannot read safetensors file: \(reason)"
         case let .malformed(path, reason): return "\(path): not a valid safetensors file: \(reason)"
+        case let .unwritable(path, reason): return "\(path): cannot write safetensors file: \(reason)"
         case let .unsupportedDType(path, tensor, dtype): return "\(path): tensor '\(tensor)' has dtype \(dtype); only F32 (and F64/F16/I64/I32, converted) are read"
         }
     }
@@ -48,14 +50,14 @@ public enum Safetensors {
             let handle = try FileHandle(forWritingTo: tmp)
             try handle.synchronize()
             try handle.close()
-            if FileManager.default.fileExists(atPath: url.path) {
-                _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp)
-            } else {
-                try FileManager.default.moveItem(at: tmp, to: url)
+            // rename(2) replaces the destination atomically.
+            guard rename(tmp.path, url.path) == 0 else {
+                throw SafetensorsError.unwritable(path: url.path, reason: "rename failed: \(String(cString: strerror(errno)))")
             }
         } catch {
             try? FileManager.default.removeItem(at: tmp)
-            throw SafetensorsError.unreadable(path: url.path, reason: "write failed: \(error)")
+            if let error = error as? SafetensorsError { throw error }
+            throw SafetensorsError.unwritable(path: url.path, reason: "\(error.localizedDescription)")
         }
     }
 

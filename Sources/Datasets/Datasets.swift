@@ -1,2 +1,0 @@
-/// Dataset manifests, format adapters, samplers and synthetic datasets.
-public enum DatasetsModule {}

@@ -1,0 +1,184 @@
+import Foundation
+import Networks
+import Tensors
+
+/// One pretraining batch: instance indices (rows of the memory banks), the slow clips
+/// [B, 3, T, H, W] and fast clips [B, 3, αT, H, W] of the same instances (same crop, other
+/// tempo), and labels used only for monitoring.
+public struct PretrainBatch: Sendable {
+    public var instances: [Int]
+    public var slow: Tensor
+    public var fast: Tensor
+    public var labels: [Int]?
+    public init(instances: [Int], slow: Tensor, fast: Tensor, labels: [Int]? = nil) {
+        self.instances = instances; self.slow = slow; self.fast = fast; self.labels = labels
+    }
+}
+
+/// Where pretraining batches come from. A batch must be a pure function of
+/// (seed, epoch, step): that is what makes an interrupted run resume bit-identically.
+public protocol PretrainBatchSource: Sendable {
+    var instanceCount: Int { get }
+    var stepsPerEpoch: Int { get }
+    func batch(seed: UInt64, epoch: Int, step: Int) throws -> PretrainBatch
+}
+
+/// Optimisation settings (SPEC §1): SGD momentum 0.9, weight decay 1e-4, lr 0.03 at
+/// batch 256 scaled linearly with the batch, half-period cosine over the epochs.
+public struct PretrainSchedule: Sendable, Codable, Equatable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var baseLearningRate: Float = 0.03
+    public var referenceBatch: Int = 256
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 1e-4
+    /// Checkpoint every this many steps as well as at each epoch end (0 = epochs only).
+    public var checkpointEverySteps: Int = 0
+
+    public init(epochs: Int, batchSize: Int) { self.epochs = epochs; self.batchSize = batchSize }
+
+    public var learningRate: Float { baseLearningRate * Float(batchSize) / Float(referenceBatch) }
+}
+
+/// Progress of a pretraining run, reported after every step.
+public struct PretrainProgress: Sendable {
+    public var epoch: Int, step: Int, stepsPerEpoch: Int
+    public var learningRate: Float
+    public var total: Float
+    /// L_f^k + L_s^k per level, in `config.levels` order.
+    public var perLevel: [Float]
+}
+
+/// Errors of a pretraining run; each names the file concerned.
+public enum PretrainError: Error, CustomStringConvertible {
+    case incompatibleCheckpoint(path: String, reason: String)
+    public var description: String {
+        switch self {
+        case let .incompatibleCheckpoint(path, reason): return "\(path): cannot resume from this checkpoint: \(reason)"
+        }
+    }
+}
+
+/// The VTHCL pretraining loop with exact resume.
+///
+/// Every random choice of a step (negatives; the source's data order and augmentation)
+/// derives from (seed, epoch, step), and the checkpoint holds the model, the optimiser's
+/// momentum, the banks and the position, so a run killed at any moment and restarted
+/// reaches a final checkpoint bit-identical to an uninterrupted one (same thread count).
+public final class Pretrainer {
+    public let config: VTHCLConfig
+    public let schedule: PretrainSchedule
+    public let seed: UInt64
+    public let model: VTHCLModel
+    public private(set) var objective: VTHCLObjective
+    public let optimizer: SGD
+    public let checkpointURL: URL
+    /// Next position to run.
+    public private(set) var epoch = 0, step = 0
+
+    public init(config: VTHCLConfig, schedule: PretrainSchedule, instances: Int, seed: UInt64, checkpointURL: URL) {
+        self.config = config; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL
+        var rng = RandomGenerator(seed: seed)
+        model = VTHCLModel(config, rng: &rng)
+        objective = VTHCLObjective(config: config, instances: instances, rng: &rng)
+        optimizer = SGD(parameters: model.namedParameters, learningRate: schedule.learningRate,
+                        momentum: schedule.momentum, weightDecay: schedule.weightDecay)
+    }
+
+    public var isFinished: Bool { epoch >= schedule.epochs }
+
+    /// The seed of one step's random choices: a pure function of (seed, epoch, step).
+    public static func stepSeed(_ seed: UInt64, _ epoch: Int, _ step: Int) -> UInt64 {
+        var g = RandomGenerator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step) &* 0xBF58_476D_1CE4_E5B9)
+        return g.next()
+    }
+
+    /// Runs one step on `batch`; returns the losses.
+    public func trainStep(_ batch: PretrainBatch, stepsPerEpoch: Int) -> PretrainProgress {
+        let schedule = HalfCosineSchedule(base: self.schedule.learningRate, totalEpochs: Double(self.schedule.epochs))
+        let lr = schedule.rate(atEpoch: Double(epoch) + Double(step) / Double(max(1, stepsPerEpoch)))
+        optimizer.learningRate = lr
+        optimizer.zeroGrad()
+        let (es, ef) = model.embed(slowClips: Variable(batch.slow), fastClips: Variable(batch.fast), training: true)
+        var rng = RandomGenerator(seed: Self.stepSeed(seed, epoch, step))
+        let negatives = objective.sampleNegatives(batch: batch.instances.count, rng: &rng)
+        let (total, lf, ls) = objective.loss(slow: es, fast: ef, instances: batch.instances, negatives: negatives)
+        total.backward()
+        optimizer.step()
+        objective.updateBanks(slow: es.map(\.value), fast: ef.map(\.value), instances: batch.instances)
+        return PretrainProgress(epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch, learningRate: lr,
+                                total: total.value.scalar,
+                                perLevel: zip(lf, ls).map { $0.value.scalar + $1.value.scalar })
+    }
+
+    /// Trains until the schedule ends, resuming from `checkpointURL` when it exists.
+    /// `progress` runs after every step; `epochEnd` after each epoch's checkpoint.
+    public func run(source: PretrainBatchSource, progress: (PretrainProgress) -> Void = { _ in },
+                    epochEnd: (Int, Pretrainer) throws -> Void = { _, _ in }) throws {
+        precondition(source.instanceCount == objective.instances,
+                     "batch source has \(source.instanceCount) instances, the banks \(objective.instances)")
+        if FileManager.default.fileExists(atPath: checkpointURL.path) { try resume() }
+        while !isFinished {
+            let steps = source.stepsPerEpoch
+            while step < steps {
+                let batch = try source.batch(seed: seed, epoch: epoch, step: step)
+                progress(trainStep(batch, stepsPerEpoch: steps))
+                step += 1
+                if step < steps, schedule.checkpointEverySteps > 0, step % schedule.checkpointEverySteps == 0 {
+                    try saveCheckpoint()
+                }
+            }
+            epoch += 1; step = 0
+            try saveCheckpoint()
+            try epochEnd(epoch - 1, self)
+        }
+    }
+
+    // MARK: Checkpoints
+
+    static func bankName(_ pathway: Pathway, _ level: Int) -> String { "bank.\(pathway.rawValue).res\(level + 1)" }
+
+    /// Writes everything a resume needs, atomically.
+    public func saveCheckpoint() throws {
+        var extra: [String: Tensor] = [:]
+        for (name, v) in optimizer.velocity { extra["optim.velocity.\(name)"] = v }
+        for (k, level) in config.levels.enumerated() {
+            extra[Self.bankName(.slow, level)] = objective.slowBanks[k].storage
+            extra[Self.bankName(.fast, level)] = objective.fastBanks[k].storage
+        }
+        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        let scheduleJSON = String(decoding: try JSONEncoder().encode(schedule), as: UTF8.self)
+        try Checkpoint.save(model, extra: extra, metadata: [
+            "format": "tempo-bench.vthcl.v1", "epoch": "\(epoch)", "step": "\(step)", "seed": "\(seed)",
+            "config": configJSON, "schedule": scheduleJSON,
+        ], to: checkpointURL)
+    }
+
+    /// Restores model, optimiser, banks and position from `checkpointURL`.
+    public func resume() throws {
+        let path = checkpointURL.path
+        let (extra, meta) = try Checkpoint.load(into: model, from: checkpointURL)
+        guard meta["format"] == "tempo-bench.vthcl.v1" else {
+            throw PretrainError.incompatibleCheckpoint(path: path, reason: "not a VTHCL pretraining checkpoint")
+        }
+        let savedConfig = try meta["config"].map { try JSONDecoder().decode(VTHCLConfig.self, from: Data($0.utf8)) }
+        guard savedConfig == config, meta["seed"] == "\(seed)" else {
+            throw PretrainError.incompatibleCheckpoint(path: path, reason: "it was written with another config or seed")
+        }
+        guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
+            throw PretrainError.incompatibleCheckpoint(path: path, reason: "metadata lacks epoch/step")
+        }
+        var velocity: [String: Tensor] = [:]
+        for (name, _) in model.namedParameters { if let v = extra["optim.velocity.\(name)"] { velocity[name] = v } }
+        optimizer.velocity = velocity
+        for (k, level) in config.levels.enumerated() {
+            guard let sb = extra[Self.bankName(.slow, level)], let fb = extra[Self.bankName(.fast, level)],
+                  sb.shape == objective.slowBanks[k].storage.shape, fb.shape == objective.fastBanks[k].storage.shape else {
+                throw PretrainError.incompatibleCheckpoint(path: path, reason: "memory banks missing or of another size")
+            }
+            objective.slowBanks[k] = MemoryBank(storage: sb, momentum: config.bankMomentum)
+            objective.fastBanks[k] = MemoryBank(storage: fb, momentum: config.bankMomentum)
+        }
+        epoch = e; step = s
+    }
+}

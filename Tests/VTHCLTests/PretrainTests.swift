@@ -1,0 +1,132 @@
+import Foundation
+import Tensors
+@testable import VTHCL
+import XCTest
+
+/// A deterministic stand-in for the dataset: each instance's clips are a fixed random
+/// pattern; the order is a per-epoch permutation of (seed, epoch).
+struct SyntheticPairs: PretrainBatchSource {
+    var instanceCount = 12
+    var batchSize = 4
+    var config: VTHCLConfig
+    var size = 32
+    var stepsPerEpoch: Int { instanceCount / batchSize }
+
+    func batch(seed: UInt64, epoch: Int, step: Int) throws -> PretrainBatch {
+        var order = Array(0..<instanceCount)
+        var rng = RandomGenerator(seed: seed &+ UInt64(epoch) &* 7919)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+        let ids = Array(order[(step * batchSize)..<((step + 1) * batchSize)])
+        var slow: [Float] = [], fast: [Float] = []
+        for id in ids {
+            var g = RandomGenerator(seed: UInt64(id) &* 104_729 &+ UInt64(epoch))
+            let base = Tensor.randomNormal([3, config.fastFrames, size, size], using: &g)
+            fast += base.scalars
+            // The slow clip is every α-th frame of the fast one: same content, other tempo.
+            let plane = size * size
+            for c in 0..<3 {
+                for t in stride(from: 0, to: config.fastFrames, by: config.alpha) {
+                    let start = (c * config.fastFrames + t) * plane
+                    slow += base.scalars[start..<(start + plane)]
+                }
+            }
+        }
+        return PretrainBatch(instances: ids,
+                             slow: Tensor(shape: [ids.count, 3, config.slowFrames, size, size], scalars: slow),
+                             fast: Tensor(shape: [ids.count, 3, config.fastFrames, size, size], scalars: fast))
+    }
+}
+
+func tinyPretrainConfig() -> VTHCLConfig {
+    var c = VTHCLConfig()
+    c.widthMultiplier = 0.125; c.slowFrames = 2; c.alpha = 2; c.negatives = 8; c.embeddingDimension = 16
+    return c
+}
+
+func tinySchedule() -> PretrainSchedule {
+    var s = PretrainSchedule(epochs: 3, batchSize: 4)
+    s.baseLearningRate = 0.5
+    s.checkpointEverySteps = 1
+    return s
+}
+
+final class PretrainTests: XCTestCase {
+    func tempDir() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pretrain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
+
+    func testLossFallsOnRepeatedInstances() throws {
+        let config = tinyPretrainConfig()
+        var schedule = tinySchedule(); schedule.epochs = 6; schedule.checkpointEverySteps = 0
+        let dir = try tempDir()
+        let trainer = Pretrainer(config: config, schedule: schedule, instances: 12, seed: 3,
+                                 checkpointURL: dir.appendingPathComponent("ckpt.safetensors"))
+        var epochLoss: [Float] = []
+        var current: [Float] = []
+        try trainer.run(source: SyntheticPairs(config: config), progress: { current.append($0.total) },
+                        epochEnd: { _, _ in epochLoss.append(current.reduce(0, +) / Float(current.count)); current = [] })
+        XCTAssertEqual(epochLoss.count, 6)
+        XCTAssertLessThan(epochLoss.last!, epochLoss.first!, "\(epochLoss)")
+    }
+
+    /// Killing the run (SIGKILL, in a child process) and starting it again reaches a final
+    /// checkpoint byte-identical to an uninterrupted run's.
+    func testResumeAfterKillIsBitIdentical() throws {
+        let config = tinyPretrainConfig()
+        let reference = try tempDir().appendingPathComponent("ckpt.safetensors")
+        try Pretrainer(config: config, schedule: tinySchedule(), instances: 12, seed: 11, checkpointURL: reference)
+            .run(source: SyntheticPairs(config: config))
+
+        let dir = try tempDir()
+        let resumed = dir.appendingPathComponent("ckpt.safetensors")
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        child.arguments = ["VTHCLTests.PretrainChildProcess/testChildRun"]
+        var env = ProcessInfo.processInfo.environment
+        env["TEMPO_PRETRAIN_CHILD_CKPT"] = resumed.path
+        child.environment = env
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        // Kill as soon as the first mid-epoch checkpoint exists.
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: resumed.path) && child.isRunning && Date() < deadline {
+            usleep(2_000)
+        }
+        kill(child.processIdentifier, SIGKILL)
+        child.waitUntilExit()
+        XCTAssertEqual(child.terminationReason, .uncaughtSignal, "the child must have been killed mid-run")
+        let (_, meta) = try Safetensors.read(resumed)
+        XCTAssertLessThan(Int(meta["epoch"]!)!, 3, "killed before the end")
+
+        let trainer = Pretrainer(config: config, schedule: tinySchedule(), instances: 12, seed: 11, checkpointURL: resumed)
+        try trainer.run(source: SyntheticPairs(config: config))
+        XCTAssertEqual(try Data(contentsOf: resumed), try Data(contentsOf: reference))
+    }
+
+    func testResumeRefusesAnotherConfig() throws {
+        let config = tinyPretrainConfig()
+        let url = try tempDir().appendingPathComponent("ckpt.safetensors")
+        var schedule = tinySchedule(); schedule.epochs = 1
+        try Pretrainer(config: config, schedule: schedule, instances: 12, seed: 1, checkpointURL: url)
+            .run(source: SyntheticPairs(config: config))
+        var other = config; other.temperature = 0.2
+        let trainer = Pretrainer(config: other, schedule: schedule, instances: 12, seed: 1, checkpointURL: url)
+        XCTAssertThrowsError(try trainer.resume()) { XCTAssertTrue("\($0)".contains("ckpt.safetensors"), "\($0)") }
+    }
+}
+
+/// Runs only as the child process of `testResumeAfterKillIsBitIdentical`.
+final class PretrainChildProcess: XCTestCase {
+    func testChildRun() throws {
+        guard let path = ProcessInfo.processInfo.environment["TEMPO_PRETRAIN_CHILD_CKPT"] else {
+            throw XCTSkip("runs only as the child process of PretrainTests")
+        }
+        let config = tinyPretrainConfig()
+        try Pretrainer(config: config, schedule: tinySchedule(), instances: 12, seed: 11,
+                       checkpointURL: URL(fileURLWithPath: path)).run(source: SyntheticPairs(config: config))
+    }
+}
