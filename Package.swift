@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Networks", dependencies: ["Tensors"]),
         .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG"]),
         .target(name: "Datasets", dependencies: ["Media", "Tensors", .product(name: "Yams", package: "Yams")]),
-        .target(name: "VTHCL", dependencies: ["Networks", "Datasets"]),
+        .target(name: "VTHCL", dependencies: ["Networks", "Datasets", "Media"]),
         .target(name: "Protocols", dependencies: ["Networks", "Datasets"]),
         .executableTarget(name: "bench", dependencies: [
             "Tensors", "Networks", "Media", "Datasets", "VTHCL", "Protocols", "CBLAS",

@@ -212,7 +212,7 @@ public struct DatasetManifest: Sendable, Equatable {
         }
         func string(_ key: String) throws(DatasetError) -> String? {
             guard let v = values[key] else { return nil }
-            guard let s = v.scalar?.string, v.scalar != nil, !s.isEmpty else {
+            guard let s = v.scalar?.string, !s.isEmpty else {
                 throw fail(key, "expected a non-empty string")
             }
             return s.replacingOccurrences(of: "{scale}", with: scale)
