@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "VTHCL", targets: ["VTHCL"]),
         .library(name: "Protocols", targets: ["Protocols"]),
+        .library(name: "Suite", targets: ["Suite"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -36,8 +37,10 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Media", "Tensors", .product(name: "Yams", package: "Yams")]),
         .target(name: "VTHCL", dependencies: ["Networks", "Datasets", "Media"]),
         .target(name: "Protocols", dependencies: ["Networks", "Datasets"]),
+        .target(name: "Suite", dependencies: ["VTHCL", "Protocols", "Datasets", "Media", "Networks", "Tensors",
+                                             .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "bench", dependencies: [
-            "Tensors", "Networks", "Media", "Datasets", "VTHCL", "Protocols", "CBLAS",
+            "Tensors", "Networks", "Media", "Datasets", "VTHCL", "Protocols", "Suite", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -48,6 +51,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Media"]),
         .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Networks", "Tensors"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors"]),
+        .testTarget(name: "SuiteTests", dependencies: ["Suite", "Media"]),
         .testTarget(name: "BenchTests", dependencies: ["bench"]),
     ]
 )

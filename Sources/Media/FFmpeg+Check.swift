@@ -49,6 +49,8 @@ enum FFmpeg {
 public enum MediaLibraries {
     /// e.g. `libavformat 59.27.100, libavcodec 59.37.100, libswscale 6.7.100, libavutil 57.28.100`.
     public static var ffmpegVersion: String { FFmpeg.versionString }
+    /// The linked HDF5 library version, e.g. `1.10.8`.
+    public static var hdf5Version: String { HDF5.version }
     /// Whether the installed libavcodec can encode H.264 (libx264).
     public static var hasH264Encoder: Bool { avcodec_find_encoder_by_name("libx264") != nil }
 }

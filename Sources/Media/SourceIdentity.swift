@@ -68,10 +68,10 @@ public struct SourceIdentity: Equatable, Sendable, Codable {
 }
 
 /// SHA-256 via libavutil (already linked for decoding), owning its `AVSHA` context.
-final class SHA256 {
+public final class SHA256 {
     private let context: OpaquePointer
 
-    init() {
+    public init() {
         guard let c = av_sha_alloc() else { fatalError("av_sha_alloc: out of memory") }
         context = c
         _ = av_sha_init(context, 256)
@@ -79,7 +79,7 @@ final class SHA256 {
 
     deinit { av_free(UnsafeMutableRawPointer(context)) }
 
-    func update(_ bytes: [UInt8]) {
+    public func update(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { av_sha_update(context, $0.baseAddress, $0.count) }
     }
 
@@ -96,21 +96,43 @@ final class SHA256 {
         }
     }
 
-    func hexDigest() -> String {
+    /// The digest as lowercase hex; the context is finished afterwards.
+    public func hexDigest() -> String {
         var digest = [UInt8](repeating: 0, count: 32)
         av_sha_final(context, &digest)
         return digest.map { String(format: "%02x", $0) }.joined()
     }
 }
 
+extension SHA256 {
+    /// Hex SHA-256 of a string's UTF-8 bytes.
+    public static func hex(_ text: String) -> String {
+        let sha = SHA256()
+        sha.update(Array(text.utf8))
+        return sha.hexDigest()
+    }
+
+    /// Hex SHA-256 of a file's bytes, read in 64 KiB blocks.
+    public static func hex(fileAt path: String) throws(MediaError) -> String {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw .io(file: path, what: "open", errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(file: path, what: "fstat", errno: errno) }
+        let sha = SHA256()
+        try sha.update(fd: fd, offset: 0, count: Int(st.st_size), file: path)
+        return sha.hexDigest()
+    }
+}
+
 /// An advisory `flock` on a lock file, released in `deinit` (and by the kernel when the
 /// process dies, which is what makes it safe against `kill -9`).
-final class FileLock {
+public final class FileLock {
     let path: String
     private let fd: Int32
 
     /// Blocks until the exclusive lock is held.
-    init(path: String) throws(MediaError) {
+    public init(path: String) throws(MediaError) {
         self.path = path
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(file: path, what: "open lock file", errno: errno) }
@@ -123,7 +145,7 @@ final class FileLock {
     }
 
     /// Takes the lock only if it is free right now; nil when another process holds it.
-    init?(tryPath path: String) throws(MediaError) {
+    public init?(tryPath path: String) throws(MediaError) {
         self.path = path
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .io(file: path, what: "open lock file", errno: errno) }

@@ -14,7 +14,8 @@ struct Bench: ParsableCommand {
         `bench cache`.
         """,
         version: BenchVersion.string,
-        subcommands: [PerfCommand.self, VideoCommand.self, CacheCommand.self]
+        subcommands: [AllCommand.self, RunCommand.self, ListCommand.self, PlanCommand.self, ReportCommand.self,
+                      CheckCommand.self, PerfCommand.self, VideoCommand.self, CacheCommand.self, EvalCommand.self]
     )
 
     static func main() {

@@ -1,0 +1,80 @@
+import Foundation
+import Media
+
+/// What a finished stage stored: its metrics and everything needed to trust and reuse them.
+public struct StageResult: Codable, Sendable, Equatable {
+    public var identity: String
+    public var suite: String
+    public var stage: String
+    public var kind: String
+    public var key: String
+    public var axes: [String: String]
+    public var params: Params
+    public var dataset: String?
+    public var inputs: [String]
+    public var codeVersion: String
+    /// Metric name → value (fractions for accuracies and mAP).
+    public var metrics: [String: Double]
+    /// Artifact name → path relative to the stage's directory (checkpoints, figures).
+    public var artifacts: [String: String]
+    /// Counts such as `samples`, `skipped_bad_videos`.
+    public var counts: [String: Int]
+    public var seed: Int
+    public var configHash: String
+    /// SHA-256 of the main checkpoint this stage wrote or read, if any.
+    public var checkpointHash: String?
+    public var wallSeconds: Double
+    public var startedAt: String
+    public var finishedAt: String
+    public var scale: String
+    public var machine: String
+}
+
+/// The content-addressed run store: `<root>/<identity>/` holds a stage's work files and,
+/// once it has finished, `result.json` (written atomically). A stage counts as finished
+/// exactly when its `result.json` exists and decodes.
+public struct RunStore: Sendable {
+    public let root: URL
+
+    public init(root: URL) { self.root = root }
+
+    public func directory(_ identity: String) -> URL { root.appendingPathComponent(identity) }
+    func resultURL(_ identity: String) -> URL { directory(identity).appendingPathComponent("result.json") }
+
+    public func result(_ identity: String) throws -> StageResult? {
+        let url = resultURL(identity)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do {
+            return try JSONDecoder().decode(StageResult.self, from: Data(contentsOf: url))
+        } catch {
+            throw SuiteFileError(file: url.path, line: nil, key: "", message: "unreadable stage result: \(error)")
+        }
+    }
+
+    public func save(_ result: StageResult) throws {
+        let dir = directory(result.identity)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(result)
+        let tmp = dir.appendingPathComponent(".result.json.\(getpid()).tmp")
+        try data.write(to: tmp)
+        guard rename(tmp.path, resultURL(result.identity).path) == 0 else {
+            throw SuiteFileError(file: resultURL(result.identity).path, line: nil, key: "",
+                                 message: "cannot move the result into place: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Every stored result (unfinished stages have none).
+    public func allResults() throws -> [StageResult] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: root.path) else { return [] }
+        return try names.sorted().compactMap { try result($0) }
+    }
+
+    /// An exclusive lock on one stage, so two processes never run the same stage at once.
+    public func lock(_ identity: String) throws -> FileLock {
+        let dir = directory(identity)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return try FileLock(path: dir.appendingPathComponent(".lock").path)
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Media
+import Tensors
+
+/// Errors that stop a suite command before it runs anything.
+public struct SuiteCommandError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Everything the suite commands share: where suites, manifest, run store and reports live,
+/// the stage executors, and the planner.
+public struct SuiteEnvironment {
+    public var suitesDirectory: URL
+    public var manifest: URL
+    public var store: RunStore
+    public var reports: URL
+    public var progress: ProgressSink
+    public var executors: ExecutorRegistry
+
+    public init(suitesDirectory: URL, manifest: URL, store: URL, reports: URL, progress: ProgressSink,
+                executors: ExecutorRegistry = StandardExecutors.registry()) throws {
+        self.suitesDirectory = suitesDirectory; self.manifest = manifest
+        self.store = RunStore(root: store); self.reports = reports; self.progress = progress
+        self.executors = executors
+    }
+
+    /// Suite names (files `NAME.yaml`), sorted.
+    public func allSuites() throws -> [String] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: suitesDirectory.path)
+        return names.filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
+    }
+
+    public func suiteURL(_ name: String) -> URL { suitesDirectory.appendingPathComponent("\(name).yaml") }
+
+    public func load(_ name: String) throws -> SuiteSpec {
+        let url = suiteURL(name)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            let known = (try? allSuites().joined(separator: ", ")) ?? ""
+            throw SuiteCommandError(message: "\(url.path): no such suite (suites: \(known))")
+        }
+        return try SuiteSpec.load(url)
+    }
+
+    /// A manifest entry's identity: the manifest's bytes and the dataset's name.
+    func datasetIdentity(_ name: String) throws -> String {
+        guard let data = try? Data(contentsOf: manifest) else {
+            throw SuiteCommandError(message: "\(manifest.path): cannot read the dataset manifest")
+        }
+        return SHA256Text.hex(SHA256Text.hex(data) + "/" + name)
+    }
+
+    public func plan(_ name: String, scale: Scale) throws -> Plan {
+        try Planner(executors: executors, datasetIdentity: datasetIdentity).plan(load(name), scale: scale)
+    }
+
+    public func run(_ plan: Plan, jobs: Int) throws {
+        progress.log("suite   \(plan.suite.name) at scale \(plan.scale.rawValue): \(plan.stages.count) stages")
+        try Runner(store: store, executors: executors, progress: progress, jobs: jobs).run(plan)
+    }
+
+    /// At the paper scale nothing starts: the cost is printed instead.
+    public func refuseUnaffordable(scale: Scale) throws {
+        guard scale == .paper else { return }
+        var lines = ["The paper scale needs a GPU cluster; nothing was started. Estimated cost per suite:"]
+        for name in try allSuites() {
+            let plan = try self.plan(name, scale: .paper)
+            let gpuHours = plan.stages.compactMap { executors[$0.kind]?.estimate($0, scale: .paper) }.map { CostModel.gpuHours(macs: $0.macs) }
+            lines.append("  \(name): \(plan.stages.count) stages, ≈ \(String(format: "%.0f", gpuHours.reduce(0, +))) GPU-hours")
+        }
+        lines.append("(\(CostModel.assumption)) Use `bench plan SUITE --scale paper` for the per-stage breakdown.")
+        throw SuiteCommandError(message: lines.joined(separator: "\n"))
+    }
+
+    /// Generates the synthetic datasets the ci scale reads when they are missing.
+    public func prepareDatasets(scale: Scale) throws {
+        try StandardExecutors.prepareDatasets(manifest: manifest, scale: scale, progress: progress)
+    }
+
+    /// The DAG, what is cached, and the estimated cost.
+    public func describePlan(_ plan: Plan) throws -> String {
+        var out = "\(plan.suite.name) at scale \(plan.scale.rawValue): \(plan.stages.count) stages, \(plan.cells.count) cells\n"
+        var totalMacs = 0.0, totalCPU = 0.0, cpuKnown = true
+        for stage in plan.stages {
+            let state = try store.result(stage.identity) != nil ? "cached " : "pending"
+            let needs = stage.inputs.compactMap { id in plan.stage(identity: id)?.key }
+            var line = "  [\(state)] \(stage.key)  \(stage.shortIdentity)"
+            if !needs.isEmpty { line += "  ← " + needs.joined(separator: ", ") }
+            if let e = executors[stage.kind]?.estimate(stage, scale: plan.scale) {
+                totalMacs += e.macs
+                if let c = e.cpuSeconds { totalCPU += c } else { cpuKnown = false }
+                line += String(format: "  %.2g TMAC", e.macs / 1e12)
+                if let c = e.cpuSeconds { line += "  ≈ \(ProgressSink.duration(c)) here" }
+                line += plan.scale == .paper ? String(format: "  ≈ %.1f GPU-h", CostModel.gpuHours(macs: e.macs)) : ""
+            }
+            out += line + "\n"
+        }
+        out += String(format: "total: %.3g TMAC", totalMacs / 1e12)
+        if cpuKnown && totalCPU > 0 { out += ", ≈ \(ProgressSink.duration(totalCPU)) on this machine" }
+        if plan.scale == .paper {
+            out += String(format: ", ≈ %.0f GPU-hours (%@)", CostModel.gpuHours(macs: totalMacs), CostModel.assumption)
+        }
+        return out + "\n"
+    }
+
+    public func provenance() -> Provenance {
+        let commit = Self.git(["rev-parse", "HEAD"]) ?? "unknown"
+        let dirty = (Self.git(["status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty ? "" : " (with uncommitted changes)"
+        let manifestHash = (try? Data(contentsOf: manifest)).map(SHA256Text.hex) ?? "unreadable"
+        let versions: [(String, String)] = [
+            ("FFmpeg", MediaLibraries.ffmpegVersion), ("HDF5", MediaLibraries.hdf5Version),
+            ("OpenBLAS", "\(BLAS.config) (kernel \(BLAS.coreName))"), ("threads", "\(Parallel.threadCount)"),
+        ]
+        let date = ISO8601DateFormatter().string(from: Date())
+        return Provenance(gitCommit: commit + dirty, manifestHash: manifestHash, versions: versions,
+                          machine: Runner.machineDescription(), date: date)
+    }
+
+    static func git(_ args: [String]) -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public func results(_ plan: Plan) throws -> [String: StageResult] {
+        var out: [String: StageResult] = [:]
+        for s in plan.stages { if let r = try store.result(s.identity) { out[s.identity] = r } }
+        return out
+    }
+
+    public func writeReport(_ plan: Plan) throws {
+        guard let report = plan.suite.report else { return }
+        try FileManager.default.createDirectory(at: reports, withIntermediateDirectories: true)
+        let md = ReportWriter().render(plan: plan, results: try results(plan), provenance: provenance())
+        let url = reports.appendingPathComponent(report.file)
+        try md.write(to: url, atomically: true, encoding: .utf8)
+        progress.log("report  \(url.path)")
+    }
+
+    public func writeReportsIndex(_ plans: [Plan]) throws {
+        try FileManager.default.createDirectory(at: reports, withIntermediateDirectories: true)
+        var out = "# Results at the \(plans.first?.scale.rawValue ?? "?") scale\n\n"
+        for plan in plans {
+            let r = try results(plan)
+            out += "- [\(plan.suite.title)](\(plan.suite.report?.file ?? "")) — \(r.count)/\(plan.stages.count) stages finished\n"
+        }
+        try out.write(to: reports.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+    }
+}
+
+/// How GPU-hours are estimated from multiply–adds.
+public enum CostModel {
+    /// Sustained multiply–adds per second of one V100-class GPU on 3D convolutions in mixed
+    /// precision (≈ 30 % of its 125 TFLOPS tensor-core peak).
+    public static let gpuMACsPerSecond = 0.3 * 125e12 / 2
+    public static let assumption = "one V100-class GPU at 30 % of tensor-core peak, ≈ 19 TMAC/s"
+    public static func gpuHours(macs: Double) -> Double { macs / gpuMACsPerSecond / 3600 }
+}

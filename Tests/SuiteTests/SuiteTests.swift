@@ -1,0 +1,186 @@
+import Foundation
+@testable import Suite
+import XCTest
+
+/// A stage kind for tests: metric = base + 0.01·seed (+ the inputs' metrics), counting runs.
+final class FakeExecutor: StageExecutor, @unchecked Sendable {
+    let kind: String
+    let codeVersion = "1"
+    var runs: [String] = []
+    var failOnce: Set<String> = []
+    private let lock = NSLock()
+    init(kind: String) { self.kind = kind }
+
+    func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+        lock.lock(); defer { lock.unlock() }
+        runs.append(stage.key)
+        if failOnce.remove(stage.id) != nil { throw NSError(domain: "test", code: 1) }
+        let base = stage.params.double("base", default: 0.5)
+        let fromInputs = context.inputs.compactMap { $0.metrics["acc"] }.reduce(0, +)
+        return StageOutcome(metrics: ["acc": base + 0.01 * Double(stage.seed) + fromInputs * 0.1], counts: ["samples": 10])
+    }
+}
+
+final class SuiteTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("suite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    let suiteText = """
+    name: demo
+    title: "Demo table"
+    axes:
+      - {name: backbone, values: [r18, r50]}
+      - {name: init, values: [random, imagenet, vthcl]}
+      - {name: seed, values: [0, 1]}
+    stages:
+      - id: pretrain
+        kind: pre
+        over: [backbone, seed]
+        when: {init: vthcl}
+        params: {base: 0.2}
+      - id: ucf
+        kind: fine
+        over: [backbone, init, seed]
+        needs: [{stage: pretrain, when: {init: vthcl}}]
+        params: {base: 0.6}
+    scales:
+      ci: {axes: {backbone: [r18]}, params: {ucf: {base: 0.5}}}
+    report:
+      file: demo.md
+      rows: [backbone, init]
+      columns:
+        - {label: UCF, metrics: [ucf.acc]}
+    reference:
+      - {cell: {backbone: r18, init: random}, values: {UCF: 68.0}}
+    quoted:
+      - {label: "Prior", values: {UCF: 61.2}}
+    not_reproducible:
+      - {when: {init: imagenet}, reason: "needs ImageNet weights"}
+    """
+
+    func write(_ text: String, _ name: String = "demo.yaml") throws -> URL {
+        let url = dir.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func registry() -> (ExecutorRegistry, FakeExecutor, FakeExecutor) {
+        let pre = FakeExecutor(kind: "pre"), fine = FakeExecutor(kind: "fine")
+        return (ExecutorRegistry([pre, fine]), pre, fine)
+    }
+
+    func testPlanExpandsMatrixWithNeedsAndScale() throws {
+        let suite = try SuiteSpec.load(write(suiteText))
+        let (reg, _, _) = registry()
+        let planner = Planner(executors: reg, datasetIdentity: { _ in "d" })
+        let paper = try planner.plan(suite, scale: .paper)
+        // pretrain: 2 backbones × 2 seeds; ucf: 2 × (random, vthcl) × 2 seeds (imagenet is not reproducible).
+        XCTAssertEqual(paper.stages.filter { $0.id == "pretrain" }.count, 4)
+        XCTAssertEqual(paper.stages.filter { $0.id == "ucf" }.count, 8)
+        let vthcl = paper.stages.first { $0.id == "ucf" && $0.axes == ["backbone": "r50", "init": "vthcl", "seed": "1"] }!
+        let pre = paper.stages.first { $0.id == "pretrain" && $0.axes == ["backbone": "r50", "seed": "1"] }!
+        XCTAssertEqual(vthcl.inputs, [pre.identity])
+        XCTAssertTrue(paper.stages.first { $0.id == "ucf" && $0.axes["init"] == "random" }!.inputs.isEmpty)
+        let ci = try planner.plan(suite, scale: .ci)
+        XCTAssertEqual(ci.stages.count, 2 + 4)
+        XCTAssertEqual(ci.stages.first { $0.id == "ucf" }!.params["base"], .double(0.5))
+        // A parameter change changes the identity of the stage and of what depends on it.
+        let other = try planner.plan(SuiteSpec.load(write(suiteText.replacingOccurrences(of: "base: 0.2", with: "base: 0.3"), "b.yaml")), scale: .ci)
+        XCTAssertNotEqual(other.stages[0].identity, ci.stages[0].identity)
+        XCTAssertNotEqual(other.stages.first { $0.axes["init"] == "vthcl" }!.identity, ci.stages.first { $0.axes["init"] == "vthcl" }!.identity)
+        XCTAssertEqual(other.stages.first { $0.axes["init"] == "random" }!.identity, ci.stages.first { $0.axes["init"] == "random" }!.identity)
+    }
+
+    func testErrorsNameFileLineAndKey() throws {
+        let bad = suiteText.replacingOccurrences(of: "    params: {base: 0.2}", with: "    parms: {base: 0.2}")
+        XCTAssertThrowsError(try SuiteSpec.load(write(bad, "bad.yaml"))) { error in
+            let e = error as! SuiteFileError
+            XCTAssertTrue(e.file.hasSuffix("bad.yaml"))
+            XCTAssertEqual(e.line, 12)
+            XCTAssertEqual(e.key, "stages[0].parms")
+        }
+        let badAxis = suiteText.replacingOccurrences(of: "when: {init: vthcl}", with: "when: {init: simclr}")
+        XCTAssertThrowsError(try SuiteSpec.load(write(badAxis, "axis.yaml"))) { error in
+            XCTAssertTrue("\(error)".contains("'simclr' is not a value of axis 'init'"), "\(error)")
+            XCTAssertTrue("\(error)".contains("axis.yaml:"), "\(error)")
+        }
+        let badNeed = suiteText.replacingOccurrences(of: "{stage: pretrain, when", with: "{stage: pretrian, when")
+        XCTAssertThrowsError(try SuiteSpec.load(write(badNeed, "need.yaml"))) { XCTAssertTrue("\($0)".contains("pretrian"), "\($0)") }
+        let (reg, _, _) = registry()
+        let unknownKind = suiteText.replacingOccurrences(of: "kind: pre\n", with: "kind: pretrain\n")
+        XCTAssertThrowsError(try Planner(executors: reg, datasetIdentity: { _ in "" }).plan(SuiteSpec.load(write(unknownKind, "k.yaml")), scale: .ci)) {
+            XCTAssertTrue("\($0)".contains("k.yaml:8: stage 'pretrain': unknown kind 'pretrain'"), "\($0)")
+        }
+    }
+
+    func testRunnerReusesFinishedStagesAndResumesAfterFailure() throws {
+        let suite = try SuiteSpec.load(write(suiteText))
+        let (reg, pre, fine) = registry()
+        let plan = try Planner(executors: reg, datasetIdentity: { _ in "d" }).plan(suite, scale: .ci)
+        let store = RunStore(root: dir.appendingPathComponent("runs"))
+        fine.failOnce = ["ucf"]
+        let runner = Runner(store: store, executors: reg, progress: ProgressSink(quiet: true))
+        XCTAssertThrowsError(try runner.run(plan))
+        let finishedBefore = try store.allResults().count
+        XCTAssertGreaterThanOrEqual(finishedBefore, 2, "stages finished before the failure are kept")
+        let results = try runner.run(plan)
+        XCTAssertEqual(results.count, plan.stages.count)
+        XCTAssertEqual(pre.runs.count, 2, "pretrain ran once per instance, then was reused")
+        let again = try runner.run(plan)
+        XCTAssertEqual(again, results)
+        XCTAssertEqual(pre.runs.count + fine.runs.count, 2 + 5, "a third run reruns nothing")
+        // The vthcl fine-tune saw its pretrain's metric.
+        let v = plan.stages.first { $0.id == "ucf" && $0.axes == ["backbone": "r18", "init": "vthcl", "seed": "1"] }!
+        XCTAssertEqual(results[v.identity]!.metrics["acc"]!, 0.5 + 0.01 + (0.2 + 0.01) * 0.1, accuracy: 1e-12)
+    }
+
+    func testConcurrentJobsGiveTheSameResults() throws {
+        let suite = try SuiteSpec.load(write(suiteText))
+        let (reg, _, _) = registry()
+        let plan = try Planner(executors: reg, datasetIdentity: { _ in "d" }).plan(suite, scale: .paper)
+        let a = try Runner(store: RunStore(root: dir.appendingPathComponent("a")), executors: reg,
+                           progress: ProgressSink(quiet: true), jobs: 3).run(plan)
+        let b = try Runner(store: RunStore(root: dir.appendingPathComponent("b")), executors: registry().0,
+                           progress: ProgressSink(quiet: true), jobs: 1).run(plan)
+        XCTAssertEqual(a.mapValues(\.metrics), b.mapValues(\.metrics))
+    }
+
+    func testReportShowsOursPaperDifferenceAndReasons() throws {
+        let suite = try SuiteSpec.load(write(suiteText))
+        let (reg, _, _) = registry()
+        let plan = try Planner(executors: reg, datasetIdentity: { _ in "d" }).plan(suite, scale: .ci)
+        let results = try Runner(store: RunStore(root: dir.appendingPathComponent("runs")), executors: reg,
+                                 progress: ProgressSink(quiet: true)).run(plan)
+        let md = ReportWriter().render(plan: plan, results: results,
+                                       provenance: Provenance(gitCommit: "abc", manifestHash: "m", versions: [("FFmpeg", "5.1")],
+                                                              machine: "test", date: "today"))
+        // random: seeds 0, 1 → 50.0, 51.0 → mean 50.5 ± 0.7; paper 68.0 → Δ −17.5.
+        XCTAssertTrue(md.contains("| r18 | random | **50.5 ± 0.7** (paper 68.0, Δ -17.5) |"), md)
+        XCTAssertTrue(md.contains("| r18 | imagenet | not reproducible offline [1] |"), md)
+        XCTAssertTrue(md.contains("[1] needs ImageNet weights"), md)
+        XCTAssertTrue(md.contains("| Prior (quoted) |  | 61.2 |"), md)
+        XCTAssertTrue(md.contains("| git commit | `abc` |"), md)
+    }
+
+    func testBaselineCheckFailsOnPerturbation() throws {
+        let suite = try SuiteSpec.load(write(suiteText))
+        let (reg, _, _) = registry()
+        let plan = try Planner(executors: reg, datasetIdentity: { _ in "d" }).plan(suite, scale: .ci)
+        let results = Array(try Runner(store: RunStore(root: dir.appendingPathComponent("runs")), executors: reg,
+                                       progress: ProgressSink(quiet: true)).run(plan).values)
+        let baseline = Baseline.from(results: results, scale: .ci) { _ in 0.01 }
+        XCTAssertEqual(baseline.violations(results: results), [])
+        let url = dir.appendingPathComponent("base.json")
+        try baseline.write(to: url)
+        var perturbed = try Baseline.load(url)
+        perturbed.cells[0].expected += 0.05
+        let v = perturbed.violations(results: results)
+        XCTAssertEqual(v.count, 1)
+        XCTAssertTrue(v[0].contains(perturbed.cells[0].stage), v[0])
+    }
+}
