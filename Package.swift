@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Media"]),
         .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Networks", "Tensors"]),
-        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors"]),
+        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "SuiteTests", dependencies: ["Suite", "Media"]),
         .testTarget(name: "BenchTests", dependencies: ["bench"]),
     ]

@@ -222,3 +222,12 @@ final class SlowFastConfigTests: XCTestCase {
         XCTAssertEqual(d[3].shape[3], 4)
     }
 }
+
+final class CostTests: XCTestCase {
+    /// torchvision's r3d_18 is 40.7 GMAC-scale ("GFLOPS" in its docs) at 3×16×112×112; the
+    /// count from our formulas must match that figure.
+    func testR3D18MACsMatchTorchvisionFigure() {
+        let macs = ResNet3DConfig.r3d18(numClasses: 400).forwardMACs(input: [1, 3, 16, 112, 112])
+        XCTAssertEqual(macs / 1e9, 40.70, accuracy: 0.05)
+    }
+}
