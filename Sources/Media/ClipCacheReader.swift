@@ -17,7 +17,10 @@ public final class ClipCacheReader: @unchecked Sendable {
     public let path: String
     private let file: H5Object
     private let videos: H5Object?
-    private let lock = NSLock()
+    /// The HDF5 library here is built without thread safety, so every call through any
+    /// reader is serialised on one process-wide lock (samplers read from worker threads).
+    static let hdf5Lock = NSRecursiveLock()
+    private var lock: NSRecursiveLock { Self.hdf5Lock }
     private var open: [String: (H5Object, [Int])] = [:]
     /// Video ids in the cache, sorted by their HDF5 key.
     public let videoIDs: [String]
@@ -61,6 +64,7 @@ public final class ClipCacheReader: @unchecked Sendable {
     }
 
     public func entry(_ videoID: String) throws(MediaError) -> CacheEntry {
+        lock.lock(); defer { lock.unlock() }
         let (d, shape) = try dataset(videoID)
         return CacheEntry(videoID: videoID, frames: shape[0], height: shape[1], width: shape[2],
                           fps: try d.doubleAttribute("fps") ?? 0)
@@ -69,6 +73,7 @@ public final class ClipCacheReader: @unchecked Sendable {
     /// Frames `[start, start + count)` of a video: uint8, `shape == [count, H, W, 3]`, RGB.
     /// Reads only the chunks the window touches.
     public func readClip(videoID: String, start: Int, count: Int) throws(MediaError) -> (pixels: [UInt8], shape: [Int]) {
+        lock.lock(); defer { lock.unlock() }
         let (d, shape) = try dataset(videoID)
         guard start >= 0, count > 0, start + count <= shape[0] else {
             throw .invalidArgument(file: path, detail: "video '\(videoID)': frames \(start)..<\(start + count) outside 0..<\(shape[0])")

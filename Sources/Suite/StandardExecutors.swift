@@ -1,11 +1,33 @@
+import Datasets
 import Foundation
 
 /// The stage kinds tempo-bench ships.
 public enum StandardExecutors {
-    public static func registry() -> ExecutorRegistry {
-        ExecutorRegistry([])
+    /// Executors reading datasets through `manifest` at `scale`, caching decoded clips in
+    /// `cacheDirectory`.
+    public static func registry(manifest: URL = URL(fileURLWithPath: "datasets.yaml"), scale: Scale = .ci,
+                                cacheDirectory: URL = URL(fileURLWithPath: "cache")) -> ExecutorRegistry {
+        let data = DataAccess(manifest: manifest, scale: scale, cacheDirectory: cacheDirectory)
+        return ExecutorRegistry([
+            PretrainExecutor(data: data),
+            ClassifierExecutor(kind: "supervised", data: data),
+            ClassifierExecutor(kind: "finetune", data: data),
+        ])
     }
 
-    /// Generates missing synthetic datasets for the ci scale.
-    public static func prepareDatasets(manifest: URL, scale: Scale, progress: ProgressSink) throws {}
+    /// Generates the synthetic datasets (ci or mini) when the manifest's files are missing.
+    public static func prepareDatasets(manifest: URL, scale: Scale, progress: ProgressSink) throws {
+        guard scale != .paper else { return }
+        do {
+            let m = try DatasetManifest.load(manifest.path, scale: scale.rawValue, checkPaths: false)
+            for entry in m.datasets { try entry.checkPaths() }
+            return
+        } catch {
+            progress.log("datasets: \(error) — generating the synthetic \(scale.rawValue) datasets")
+        }
+        let out = manifest.deletingLastPathComponent().appendingPathComponent("data/synthetic/\(scale.rawValue)").path
+        let started = Date()
+        let summary = try SyntheticDatasets.generate(.preset(scale == .ci ? .ci : .mini), out: out, seed: 0)
+        progress.log("datasets: wrote \(summary.videos) videos and \(summary.frameFolders) frame folders to \(out) in \(ProgressSink.duration(Date().timeIntervalSince(started)))")
+    }
 }

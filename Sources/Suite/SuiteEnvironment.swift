@@ -19,10 +19,10 @@ public struct SuiteEnvironment {
     public var executors: ExecutorRegistry
 
     public init(suitesDirectory: URL, manifest: URL, store: URL, reports: URL, progress: ProgressSink,
-                executors: ExecutorRegistry = StandardExecutors.registry()) throws {
+                scale: Scale, cacheDirectory: URL = URL(fileURLWithPath: "cache"), executors: ExecutorRegistry? = nil) throws {
         self.suitesDirectory = suitesDirectory; self.manifest = manifest
         self.store = RunStore(root: store); self.reports = reports; self.progress = progress
-        self.executors = executors
+        self.executors = executors ?? StandardExecutors.registry(manifest: manifest, scale: scale, cacheDirectory: cacheDirectory)
     }
 
     /// Suite names (files `NAME.yaml`), sorted.

@@ -21,6 +21,20 @@ public protocol PretrainBatchSource: Sendable {
     var instanceCount: Int { get }
     var stepsPerEpoch: Int { get }
     func batch(seed: UInt64, epoch: Int, step: Int) throws -> PretrainBatch
+    /// The batches of one epoch from `step` on, in order (a source may prepare them ahead
+    /// on worker threads). Defaults to calling `batch` step by step.
+    func batches(seed: UInt64, epoch: Int, from step: Int) -> AnyIterator<Result<PretrainBatch, Error>>
+}
+
+extension PretrainBatchSource {
+    public func batches(seed: UInt64, epoch: Int, from step: Int) -> AnyIterator<Result<PretrainBatch, Error>> {
+        var next = step
+        return AnyIterator {
+            guard next < stepsPerEpoch else { return nil }
+            defer { next += 1 }
+            return Result { try batch(seed: seed, epoch: epoch, step: next) }
+        }
+    }
 }
 
 /// Optimisation settings (SPEC §1): SGD momentum 0.9, weight decay 1e-4, lr 0.03 at
@@ -120,8 +134,10 @@ public final class Pretrainer {
         if FileManager.default.fileExists(atPath: checkpointURL.path) { try resume() }
         while !isFinished {
             let steps = source.stepsPerEpoch
+            let batches = source.batches(seed: seed, epoch: epoch, from: step)
             while step < steps {
-                let batch = try source.batch(seed: seed, epoch: epoch, step: step)
+                guard let next = batches.next() else { break }
+                let batch = try next.get()
                 progress(trainStep(batch, stepsPerEpoch: steps))
                 step += 1
                 if step < steps, schedule.checkpointEverySteps > 0, step % schedule.checkpointEverySteps == 0 {

@@ -19,6 +19,9 @@ struct SuiteOptions: ParsableArguments {
     @Option(help: "Where reports are written.")
     var reports = "reports"
 
+    @Option(help: "Clip cache folder (decoded frames in HDF5).")
+    var cache = "cache"
+
     @Option(help: "Stages run at the same time (independent stages only).")
     var jobs = 1
 
@@ -35,7 +38,7 @@ struct SuiteOptions: ParsableArguments {
     func environment() throws -> SuiteEnvironment {
         try SuiteEnvironment(suitesDirectory: URL(fileURLWithPath: suites), manifest: URL(fileURLWithPath: manifest),
                              store: URL(fileURLWithPath: store), reports: URL(fileURLWithPath: reports),
-                             progress: ProgressSink(quiet: quiet))
+                             progress: ProgressSink(quiet: quiet), scale: scale, cacheDirectory: URL(fileURLWithPath: cache))
     }
 }
 

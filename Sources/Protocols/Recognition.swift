@@ -1,0 +1,168 @@
+import Datasets
+import Foundation
+import Networks
+import Tensors
+
+/// A slow-pathway encoder with a linear classifier on its global-average-pooled res5
+/// features (and dropout before it): the fine-tuning model of paper §5.2.
+/// Parameter names: `encoder.*` (ResNet3D names), `fc.weight`, `fc.bias`.
+public final class ClipClassifier: Layer {
+    public let encoder: ResNet3D
+    public let fc: Linear
+    public let dropout: Float
+
+    public init(encoder: ResNet3D, classes: Int, dropout: Float = 0.5, rng: inout RandomGenerator) {
+        precondition(encoder.config.numClasses == nil, "the encoder must not carry its own classifier")
+        self.encoder = encoder
+        self.dropout = dropout
+        fc = Linear(encoder.config.stageOutputs[3], classes, rng: &rng)
+    }
+
+    /// Clips [N, 3, T, H, W] → logits [N, classes].
+    public func callAsFunction(_ x: Variable, training: Bool, rng: inout RandomGenerator) -> Variable {
+        let pooled = globalAvgPool(encoder.features(x, training: training)[3])
+        return fc(Tensors.dropout(pooled, probability: dropout, training: training, using: &rng))
+    }
+
+    /// Global-average-pooled res5 features [N, C] (probes).
+    public func features(_ x: Tensor) -> Tensor {
+        withoutGradient { globalAvgPool(encoder.features(Variable(x), training: false)[3]).value }
+    }
+
+    public var namedParameters: [(String, Variable)] {
+        scoped("encoder", encoder.namedParameters) + scoped("fc", fc.namedParameters)
+    }
+    public var namedBuffers: [(String, Variable)] { scoped("encoder", encoder.namedBuffers) }
+}
+
+/// Step-decay fine-tuning schedule (SPEC §3: 100 epochs, batch 64, lr 0.1, ×0.1 at 40 and
+/// 80), scaled per suite scale.
+public struct ClassifierSchedule: Sendable, Equatable, Codable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var learningRate: Float
+    public var milestones: [Double]
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 1e-4
+    public var warmupEpochs: Double = 0
+
+    public init(epochs: Int, batchSize: Int, learningRate: Float, milestones: [Double]) {
+        self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate; self.milestones = milestones
+    }
+}
+
+/// Where an encoder's initial weights come from.
+public enum EncoderInit: Sendable, Equatable {
+    case random
+    /// A safetensors checkpoint; tensors named `prefix + <ResNet3D name>` are loaded.
+    case checkpoint(URL, prefix: String)
+}
+
+/// Trains a `ClipClassifier` on labelled clips and evaluates it with multi-clip testing.
+/// Checkpoints after every epoch; restarted, it resumes from the last one and ends
+/// bit-identical to an uninterrupted run (data order and augmentation derive from
+/// (seed, epoch, index)).
+public final class ClassifierTrainer {
+    public let model: ClipClassifier
+    public let schedule: ClassifierSchedule
+    public let seed: UInt64
+    public let checkpointURL: URL
+    public let optimizer: SGD
+    public private(set) var epoch = 0
+
+    public init(model: ClipClassifier, schedule: ClassifierSchedule, seed: UInt64, checkpointURL: URL) {
+        self.model = model; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL
+        optimizer = SGD(parameters: model.namedParameters, learningRate: schedule.learningRate,
+                        momentum: schedule.momentum, weightDecay: schedule.weightDecay)
+    }
+
+    /// Loads encoder weights (BN statistics included) from `source`.
+    public static func initialise(_ encoder: ResNet3D, from source: EncoderInit) throws {
+        if case .checkpoint(let url, let prefix) = source {
+            try Checkpoint.load(into: encoder, prefix: prefix, from: url)
+        }
+    }
+
+    func order(_ n: Int, epoch: Int) -> [Int] {
+        var rng = RandomGenerator(seed: seed &+ 0xC1A5 &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        var order = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+        return order
+    }
+
+    /// Trains on `records` (labels in `record.label`) until the schedule ends.
+    /// `progress(epoch, step, steps, loss)` runs after every step.
+    public func train(records: [VideoRecord], builder: SampleBuilder, frames: Int, stride: Int, workers: Int = 1,
+                      progress: (Int, Int, Int, Float) -> Void = { _, _, _, _ in }) throws {
+        let labelled = records.filter { $0.label != nil }
+        precondition(labelled.count >= schedule.batchSize, "\(labelled.count) labelled videos cannot fill a batch of \(schedule.batchSize)")
+        if FileManager.default.fileExists(atPath: checkpointURL.path) { try resume() }
+        let lrSchedule = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones,
+                                           warmup: schedule.warmupEpochs > 0 ? Warmup(epochs: schedule.warmupEpochs) : nil)
+        let steps = labelled.count / schedule.batchSize
+        let seed = self.seed
+        while epoch < schedule.epochs {
+            let ids = Array(order(labelled.count, epoch: epoch).prefix(steps * schedule.batchSize))
+            let e = epoch
+            let loader = BatchLoader<LabeledClip>(count: ids.count, workers: workers, prefetch: 2 * schedule.batchSize) { i in
+                let rng = RandomGeneratorBox.forItem(seed: seed, epoch: e, index: ids[i])
+                return try builder.trainClip(labelled[ids[i]], index: ids[i], frames: frames, stride: stride, rng: rng)
+            }
+            defer { loader.stop() }
+            for step in 0..<steps {
+                optimizer.learningRate = lrSchedule.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
+                var clips: [LabeledClip] = []
+                for _ in 0..<schedule.batchSize { if let c = try loader.next() { clips.append(c) } }
+                var rng = RandomGenerator(seed: seed &+ UInt64(epoch) &* 7_919 &+ UInt64(step) &* 104_729)
+                optimizer.zeroGrad()
+                let logits = model(Variable(Tensor.stack(clips.map(\.clip))), training: true, rng: &rng)
+                let loss = crossEntropy(logits: logits, targets: clips.map(\.label))
+                loss.backward()
+                optimizer.step()
+                progress(epoch, step, steps, loss.value.scalar)
+            }
+            epoch += 1
+            try saveCheckpoint()
+        }
+    }
+
+    /// Video- and clip-level accuracy on `records`: `clips` uniformly spread clips per video
+    /// (× `crops`), softmax averaged per video.
+    public func evaluate(records: [VideoRecord], builder: SampleBuilder, frames: Int, stride: Int, clips: Int = 10,
+                         crops: Int = 1, workers: Int = 1) throws -> RecognitionAccuracy {
+        let labelled = records.filter { $0.label != nil }
+        let loader = BatchLoader<LabeledClip>(count: labelled.count, workers: workers, prefetch: 4) { i in
+            try builder.testClips(labelled[i], index: i, clips: clips, crops: crops, frames: frames, stride: stride)
+        }
+        defer { loader.stop() }
+        var logits: [Float] = [], clipVideo: [Int] = [], classes = 0
+        var rng = RandomGenerator(seed: 0)
+        while let item = try loader.next() {
+            let out = withoutGradient { model(Variable(item.clip), training: false, rng: &rng) }.value
+            classes = out.shape[1]
+            logits += out.scalars
+            clipVideo += Array(repeating: item.index, count: out.shape[0])
+        }
+        return try RecognitionMetrics.evaluate(clipLogits: Tensor(shape: [clipVideo.count, classes], scalars: logits),
+                                               clipVideo: clipVideo, videoLabels: labelled.map { $0.label! })
+    }
+
+    public func saveCheckpoint() throws {
+        var extra: [String: Tensor] = [:]
+        for (name, v) in optimizer.velocity { extra["optim.velocity.\(name)"] = v }
+        try Checkpoint.save(model, extra: extra, metadata: ["format": "tempo-bench.classifier.v1", "epoch": "\(epoch)",
+                                                            "seed": "\(seed)"], to: checkpointURL)
+    }
+
+    public func resume() throws {
+        let (extra, meta) = try Checkpoint.load(into: model, from: checkpointURL)
+        guard meta["format"] == "tempo-bench.classifier.v1", meta["seed"] == "\(seed)",
+              let e = meta["epoch"].flatMap(Int.init) else {
+            throw CheckpointError.unexpectedTensors(path: checkpointURL.path, names: ["(not a classifier checkpoint of this run)"])
+        }
+        var velocity: [String: Tensor] = [:]
+        for (name, _) in model.namedParameters { if let v = extra["optim.velocity.\(name)"] { velocity[name] = v } }
+        optimizer.velocity = velocity
+        epoch = e
+    }
+}

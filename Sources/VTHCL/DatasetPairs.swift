@@ -1,0 +1,72 @@
+import Datasets
+import Foundation
+import Tensors
+
+/// Pretraining batches from a dataset split: per epoch a permutation of the videos (from
+/// (seed, epoch)), each video giving a slow/fast pair from one 64-frame window with the same
+/// crop and colour draws (`SampleBuilder.pretrainPair`). Items are prepared on worker threads
+/// ahead of the training step; every random draw derives from (seed, epoch, index), so the
+/// batches do not depend on thread timing.
+public struct DatasetPairs: PretrainBatchSource {
+    public let records: [VideoRecord]
+    public let builder: SampleBuilder
+    public let batchSize: Int
+    public let window: Int, tau: Int, alpha: Int
+    public let workers: Int
+
+    public init(records: [VideoRecord], builder: SampleBuilder, batchSize: Int, window: Int = 64, tau: Int = 8,
+                alpha: Int = 2, workers: Int = 1) {
+        precondition(records.count >= batchSize, "\(records.count) videos cannot fill a batch of \(batchSize)")
+        self.records = records; self.builder = builder; self.batchSize = batchSize
+        self.window = window; self.tau = tau; self.alpha = alpha; self.workers = workers
+    }
+
+    public var instanceCount: Int { records.count }
+    /// Full batches only (the remainder of a permutation waits for the next epoch).
+    public var stepsPerEpoch: Int { records.count / batchSize }
+
+    func order(seed: UInt64, epoch: Int) -> [Int] {
+        var rng = RandomGenerator(seed: seed &+ 0xDA7A &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        var order = Array(0..<records.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+        return order
+    }
+
+    func sample(seed: UInt64, epoch: Int, instance: Int) throws -> PretrainSample {
+        let rng = RandomGeneratorBox.forItem(seed: seed, epoch: epoch, index: instance)
+        return try builder.pretrainPair(records[instance], index: instance, window: window, tau: tau, alpha: alpha, rng: rng)
+    }
+
+    static func assemble(_ samples: [PretrainSample], labels: [Int]) -> PretrainBatch {
+        PretrainBatch(instances: samples.map(\.index), slow: Tensor.stack(samples.map(\.slow)),
+                      fast: Tensor.stack(samples.map(\.fast)), labels: labels)
+    }
+
+    public func batch(seed: UInt64, epoch: Int, step: Int) throws -> PretrainBatch {
+        let ids = Array(order(seed: seed, epoch: epoch)[(step * batchSize)..<((step + 1) * batchSize)])
+        return Self.assemble(try ids.map { try sample(seed: seed, epoch: epoch, instance: $0) },
+                             labels: ids.map { records[$0].label ?? -1 })
+    }
+
+    public func batches(seed: UInt64, epoch: Int, from step: Int) -> AnyIterator<Result<PretrainBatch, Error>> {
+        let ids = Array(order(seed: seed, epoch: epoch)[(step * batchSize)..<(stepsPerEpoch * batchSize)])
+        let source = self
+        let loader = BatchLoader<PretrainSample>(count: ids.count, workers: workers, prefetch: 2 * batchSize) { i in
+            try source.sample(seed: seed, epoch: epoch, instance: ids[i])
+        }
+        var taken = 0
+        return AnyIterator {
+            guard taken < ids.count else { loader.stop(); return nil }
+            do {
+                var samples: [PretrainSample] = []
+                for _ in 0..<source.batchSize { if let s = try loader.next() { samples.append(s) } }
+                defer { taken += source.batchSize }
+                return .success(Self.assemble(samples, labels: samples.map { source.records[$0.index].label ?? -1 }))
+            } catch {
+                loader.stop()
+                taken = ids.count
+                return .failure(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Datasets
+import Foundation
+
+/// `bench datasets synth|check`: the synthetic stand-in datasets and manifest validation.
+struct DatasetsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "datasets",
+        abstract: "Generate the synthetic datasets; validate dataset manifests.",
+        discussion: """
+        Datasets are declared in datasets.yaml (name, format, root, annotation files, split, decode \
+        options). The shipped manifest points at the synthetic datasets under data/synthetic/<scale>/, \
+        which `bench datasets synth` writes in the real datasets' on-disk formats.
+        """,
+        subcommands: [DatasetsSynth.self, DatasetsCheck.self])
+}
+
+struct DatasetsSynth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synth",
+        abstract: "Write Kinetics-, UCF-101-, HMDB-51-, AVA- and Epic-Kitchens-format synthetic datasets.",
+        discussion: """
+        Classes are motion patterns; appearance and tempo vary per video; distractors, noise and camera \
+        jitter make them harder. The same seed writes byte-identical annotation files. Existing files \
+        under the output folder are replaced.
+        """)
+
+    @Option(help: "Size: ci (seconds) or mini (minutes).")
+    var scale: String = "ci"
+
+    @Option(help: "Output folder (default: data/synthetic/<scale>).")
+    var out: String?
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard SyntheticScale(rawValue: scale) != nil else {
+            throw ValidationError("--scale must be one of \(SyntheticScale.allCases.map(\.rawValue).joined(separator: ", ")), got '\(scale)'")
+        }
+    }
+
+    func run() throws {
+        let scale = SyntheticScale(rawValue: self.scale)!
+        let folder = out ?? "data/synthetic/\(scale.rawValue)"
+        let tty = isatty(2) != 0
+        let began = Date()
+        let summary = try SyntheticDatasets.generate(.preset(scale), out: folder, seed: seed) { done, total, item in
+            if tty { FileHandle.standardError.write(Data("\r\u{1B}[K[\(done)/\(total)] \((item as NSString).lastPathComponent)".utf8)) }
+        }
+        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let seconds = Date().timeIntervalSince(began)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+        } else {
+            print("\(folder): \(summary.videos) videos, \(summary.frameFolders) frame folders, \(summary.frames) frames, "
+                  + String(format: "%.1f MB in %.1f s", Double(summary.bytes) / 1e6, seconds))
+        }
+    }
+}
+
+struct DatasetsCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate datasets.yaml and print per-split counts, missing and undecodable videos.",
+        discussion: """
+        Reads ./datasets.yaml unless --manifest is given. Exits non-zero on any manifest or annotation \
+        error, missing file or undecodable video. With --json: one object per dataset, \
+        {"name", "format", "splits": {"train": {"videos", "classes", "missing", "undecodable"}, "test": {...}}} \
+        plus "boxes"/"keyframes" (AVA) and "segments" (Epic).
+        """)
+
+    @Argument(help: "Only this dataset.")
+    var name: String?
+
+    @Option(help: "Manifest file.")
+    var manifest = "datasets.yaml"
+
+    @Option(help: "Value of {scale} in manifest paths.")
+    var scale = "ci"
+
+    @Flag(help: "One JSON object per dataset.")
+    var json = false
+
+    func run() throws {
+        let m = try DatasetManifest.load(manifest, scale: scale)
+        let entries = try name.map { [try m.entry($0)] } ?? m.datasets
+        var failed = 0
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for entry in entries {
+            let report = DatasetCheck.check(entry)
+            if !report.ok { failed += 1 }
+            if json {
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                continue
+            }
+            print("\(report.name) (\(report.format))\(report.ok ? "" : "  FAILED")")
+            for split in SplitName.allCases {
+                guard let s = report.splits[split.rawValue] else { continue }
+                if let e = s.error { print("  \(split.rawValue): error: \(e)"); continue }
+                var line = "  \(split.rawValue): \(s.videos) videos, \(s.classes) classes"
+                if let b = s.boxes { line += ", \(b) boxes" }
+                if let k = s.keyframes { line += ", \(k) keyframes" }
+                if let g = s.segments { line += ", \(g) segments" }
+                line += ", \(s.missing.count) missing, \(s.undecodable.count) undecodable"
+                print(line)
+                for p in s.missing { print("    missing: \(p)") }
+                for p in s.undecodable { print("    undecodable: \(p)") }
+            }
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
