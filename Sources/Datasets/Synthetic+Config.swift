@@ -58,7 +58,7 @@ public struct SyntheticConfig: Sendable, Equatable {
                 hmdb: Recognition(classes: 6, perClass: 15, extra: 0, fps: 30, seconds: 2.4...3.2),
                 avaTrainVideos: 3, avaTestVideos: 2, avaKeyframes: 8, avaActors: 3,
                 epicParticipants: 2, epicVideosPerParticipant: 2, epicSeconds: 20, epicFPS: 60,
-                difficulty: Difficulty())
+                difficulty: Difficulty(appearancePool: 4))
         case .mini:
             return SyntheticConfig(
                 width: 128, height: 96,
@@ -67,7 +67,7 @@ public struct SyntheticConfig: Sendable, Equatable {
                 hmdb: Recognition(classes: 10, perClass: 40, extra: 0, fps: 30, seconds: 3...5),
                 avaTrainVideos: 12, avaTestVideos: 4, avaKeyframes: 20, avaActors: 4,
                 epicParticipants: 4, epicVideosPerParticipant: 3, epicSeconds: 60, epicFPS: 60,
-                difficulty: Difficulty(maxDistractors: 3, noise: 8, cameraJitter: 0.8, tempoRange: 2))
+                difficulty: Difficulty(maxDistractors: 3, noise: 8, cameraJitter: 0.8, tempoRange: 2, appearancePool: 8))
         }
     }
 

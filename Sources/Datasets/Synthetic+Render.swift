@@ -263,12 +263,19 @@ public struct Difficulty: Sendable, Equatable {
     public var cameraJitter: Double
     /// Tempo range: each instance plays at a log-uniform speed factor in [1/r, r].
     public var tempoRange: Double
+    /// 0: every instance draws its own object look and background. N > 0: both come from N
+    /// shared appearances (independent of the class), so appearance cannot tell instances
+    /// apart and an instance-discrimination task has to use the motion — as in real video,
+    /// where many clips share a scene.
+    public var appearancePool: Int
 
-    public init(maxDistractors: Int = 2, noise: Double = 6, cameraJitter: Double = 0.6, tempoRange: Double = 2) {
+    public init(maxDistractors: Int = 2, noise: Double = 6, cameraJitter: Double = 0.6, tempoRange: Double = 2,
+                appearancePool: Int = 0) {
         self.maxDistractors = maxDistractors
         self.noise = noise
         self.cameraJitter = cameraJitter
         self.tempoRange = tempoRange
+        self.appearancePool = appearancePool
     }
 }
 
@@ -296,8 +303,14 @@ struct MotionScene {
         self.height = height
         self.difficulty = difficulty
         let side = Double(min(width, height))
-        look = Palette.look(&r)
-        background = Background(width: width, height: height, margin: 4, rng: &r)
+        if difficulty.appearancePool > 0 {
+            var shared = RandomGenerator(seed: 0xA11CE &+ UInt64(r.nextInt(below: difficulty.appearancePool)))
+            look = Palette.look(&shared)
+            background = Background(width: width, height: height, margin: 4, rng: &shared)
+        } else {
+            look = Palette.look(&r)
+            background = Background(width: width, height: height, margin: 4, rng: &r)
+        }
         radius = side * (0.11 + 0.06 * Double(r.nextUniform()))
         amplitude = side * (0.22 + 0.08 * Double(r.nextUniform()))
         centre = (Double(width) / 2 + side * 0.08 * Double(r.nextUniform() * 2 - 1),

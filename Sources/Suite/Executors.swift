@@ -59,6 +59,7 @@ public struct PretrainExecutor: StageExecutor {
         c.slowFrames = stage.int("window", 64) / c.tau
         c.negatives = stage.int("negatives", preset.negatives)
         c.projection = ProjectionKind(rawValue: stage.string("projection", "mlp")) ?? .mlp
+        c.temperature = Float(stage.double("temperature", 0.07))
         var s = PretrainSchedule(epochs: stage.int("epochs", 200), batchSize: stage.int("batch", preset.batch))
         s.baseLearningRate = Float(stage.double("lr", 0.03))
         return (c, s, stage.int("crop", preset.crop))
@@ -68,7 +69,7 @@ public struct PretrainExecutor: StageExecutor {
         let (c, s, crop) = config(stage)
         let videos = Double(stage.params.int("videos", default: scale == .paper ? 240_000 : 160))
         let macs = 3 * VTHCLModel.forwardMACs(config: c, crop: crop) * videos * Double(s.epochs)
-        return CostEstimate(macs: macs, cpuSeconds: macs / 60e9, notes: "3× forward MACs per clip (forward + backward)")
+        return CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "3× forward MACs per clip (forward + backward)")
     }
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
@@ -79,7 +80,7 @@ public struct PretrainExecutor: StageExecutor {
         let (provider, bad) = try data.provider(for: entry, records: train.records + test.records, progress: context.progress)
         let trainRecords = train.records.filter { !bad.contains($0.id) }
         let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
-        let builder = SampleBuilder(provider: provider, augment: AugmentConfig(size: crop))
+        let builder = SampleBuilder(provider: provider, augment: augmentation(stage, crop: crop))
         let source = DatasetPairs(records: trainRecords, builder: builder, batchSize: schedule.batchSize,
                                   window: config.slowFrames * config.tau, tau: config.tau, alpha: config.alpha,
                                   workers: stage.workers)
@@ -87,6 +88,7 @@ public struct PretrainExecutor: StageExecutor {
         let logURL = context.workDirectory.appendingPathComponent("epochs.json")
         let trainer = Pretrainer(config: config, schedule: schedule, instances: trainRecords.count,
                                  seed: UInt64(stage.seed), checkpointURL: ckpt)
+        trainer.extraMetadata = ["crop": "\(crop)", "dataset": dataset]
         var log = EpochLog.load(logURL)
         var sum = 0.0, count = 0
         var levelSums = [Double](repeating: 0, count: config.levels.count)
@@ -138,6 +140,16 @@ public struct PretrainExecutor: StageExecutor {
     }
 }
 
+/// Training augmentation: `standard` (SPEC §1: random resized crop area 0.2–1, flip, colour
+/// jitter 0.4 with p 0.8, grayscale 0.2) or `light` (crop area 0.6–1 and flip only).
+func augmentation(_ stage: PlannedStage, crop: Int) -> AugmentConfig {
+    var a = AugmentConfig(size: crop)
+    if stage.string("augment", "standard") == "light" {
+        a.area = 0.6...1; a.jitterProbability = 0; a.grayscale = 0
+    }
+    return a
+}
+
 /// `supervised` (the paper's "Kinetics" initialisation) and `finetune` (UCF-101 / HMDB-51):
 /// train the slow encoder with a linear classifier, then test with 10 clips per video.
 ///
@@ -170,7 +182,7 @@ public struct ClassifierExecutor: StageExecutor {
         let perClip = net.forwardMACs(input: [1, 3, stage.int("frames", 8), crop, crop])
         let videos = Double(stage.params.int("videos", default: scale == .paper ? 9_500 : 100))
         let macs = perClip * (3 * videos * Double(s.epochs) + videos * 0.3 * Double(stage.int("clips", 10)))
-        return CostEstimate(macs: macs, cpuSeconds: macs / 60e9, notes: "training 3× forward; test 10 clips on a 30 % split")
+        return CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "training 3× forward; test 10 clips on a 30 % split")
     }
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
@@ -182,23 +194,13 @@ public struct ClassifierExecutor: StageExecutor {
         let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
         let crop = stage.int("crop", 32), frames = stage.int("frames", 8), stride = stage.int("stride", 8)
         var rng = RandomGenerator(seed: UInt64(stage.seed) &+ 0xF17E)
-        let encoder = ResNet3D(.slowFast(depth: stage.backboneDepth, pathway: .slow, widthMultiplier: stage.double("width", 1)), rng: &rng)
-        var initHash: String? = nil
-        if let input = context.inputs.first {
-            let prefix = input.kind == "pretrain" ? "slow." : "encoder."
-            guard let rel = input.artifacts["checkpoint"] else {
-                throw SuiteCommandError(message: "\(context.store.directory(input.identity).path): input stage \(input.key) left no checkpoint")
-            }
-            let url = context.store.directory(input.identity).appendingPathComponent(rel)
-            try ClassifierTrainer.initialise(encoder, from: .checkpoint(url, prefix: prefix))
-            initHash = fileHash(url)
-        }
+        let (encoder, initHash) = try initialisedEncoder(stage, context: context, rng: &rng)
         let classes = max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1)
         let model = ClipClassifier(encoder: encoder, classes: classes, dropout: Float(stage.double("dropout", 0.5)), rng: &rng)
         let ckpt = context.workDirectory.appendingPathComponent("checkpoint.safetensors")
         let s = schedule(stage)
         let trainer = ClassifierTrainer(model: model, schedule: s, seed: UInt64(stage.seed), checkpointURL: ckpt)
-        let builder = SampleBuilder(provider: provider, augment: AugmentConfig(size: crop))
+        let builder = SampleBuilder(provider: provider, augment: augmentation(stage, crop: crop))
         try trainer.train(records: trainRecords, builder: builder, frames: frames, stride: stride, workers: stage.workers) { e, step, steps, loss in
             context.progress.report(ProgressEvent(stage: stage.key, epoch: e, epochs: s.epochs, step: step, steps: steps,
                                                   values: [("loss", Double(loss))]))
@@ -212,5 +214,243 @@ public struct ClassifierExecutor: StageExecutor {
                             counts: ["samples": trainRecords.count, "test_videos": testRecords.count, "classes": classes,
                                      "skipped_bad_videos": bad.count],
                             checkpointHash: initHash ?? fileHash(ckpt))
+    }
+}
+
+/// The slow encoder a downstream stage starts from: its input stage's checkpoint (a
+/// pretrain's `slow.*` or a supervised run's `encoder.*`), or a random initialisation.
+/// Returns the encoder and the hash of the checkpoint it was loaded from.
+func initialisedEncoder(_ stage: PlannedStage, context: StageContext, res5Dilation: Int = 1,
+                        rng: inout RandomGenerator) throws -> (ResNet3D, String?) {
+    let encoder = ResNet3D(.slowFast(depth: stage.backboneDepth, pathway: .slow, widthMultiplier: stage.double("width", 1),
+                                     res5Dilation: res5Dilation), rng: &rng)
+    guard let input = context.inputs.first else { return (encoder, nil) }
+    let prefix = input.kind == "pretrain" ? "slow." : "encoder."
+    guard let rel = input.artifacts["checkpoint"] else {
+        throw SuiteCommandError(message: "\(context.store.directory(input.identity).path): input stage \(input.key) left no checkpoint")
+    }
+    let url = context.store.directory(input.identity).appendingPathComponent(rel)
+    try ClassifierTrainer.initialise(encoder, from: .checkpoint(url, prefix: prefix))
+    return (encoder, fileHash(url))
+}
+
+func schedule(_ stage: PlannedStage, epochs: Int, lr: Double, milestones: [Double]) -> ClassifierSchedule {
+    let m = stage.params["milestones"].flatMap { v -> [Double]? in
+        if case .list(let xs) = v { return xs.compactMap(\.doubleValue) }
+        return nil
+    } ?? milestones
+    var s = ClassifierSchedule(epochs: stage.int("epochs", epochs), batchSize: stage.int("batch", 16),
+                               learningRate: Float(stage.double("lr", lr)), milestones: m)
+    s.weightDecay = Float(stage.double("weight_decay", 1e-4))
+    return s
+}
+
+/// `detect`: AVA v2.2 action detection (paper §5.4.1). Trains on ground-truth boxes, tests
+/// on person proposals scoring at least `proposal_score` (0.8), and reports frame mAP at
+/// IoU 0.5 over the label map's classes, as the official evaluator computes it.
+///
+/// Parameters: epochs (24), batch (keyframes, 8), lr (0.1), milestones ([16, 22]),
+/// weight_decay (1e-7), crop, width, frames (8), stride (8), proposal_score, dropout.
+public struct DetectExecutor: StageExecutor {
+    public let kind = "detect"
+    public let codeVersion = "1"
+    public var data: DataAccess
+
+    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+        let dataset = try requireDataset(stage)
+        let entry = try data.entry(dataset)
+        let train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
+        let (provider, bad) = try data.provider(for: entry, records: train.records + test.records, progress: context.progress)
+        let classIDs = Array(Set(train.actionNames.keys).union(test.actionNames.keys)).sorted()
+        guard !classIDs.isEmpty else { throw SuiteCommandError(message: "\(entry.origin.file): dataset \(dataset) has no label map classes") }
+        let column = Dictionary(uniqueKeysWithValues: classIDs.enumerated().map { ($1, $0) })
+        let crop = stage.int("crop", 32), frames = stage.int("frames", 8), stride = stage.int("stride", 8)
+        var rng = RandomGenerator(seed: UInt64(stage.seed) &+ 0xAFA)
+        let (encoder, initHash) = try initialisedEncoder(stage, context: context, res5Dilation: 2, rng: &rng)
+        let model = ActionDetector(encoder: encoder, classes: classIDs.count, dropout: Float(stage.double("dropout", 0.5)), rng: &rng)
+        let s = schedule(stage, epochs: 24, lr: 0.1, milestones: [16, 22])
+        let items: [(VideoRecord, Datasets.AVAKeyframe)] = train.records.filter { !bad.contains($0.id) }.flatMap { r in
+            r.keyframes.filter { !$0.boxes.isEmpty }.map { (r, $0) }
+        }
+        guard items.count >= s.batchSize else {
+            throw SuiteCommandError(message: "\(dataset): \(items.count) training keyframes cannot fill a batch of \(s.batchSize)")
+        }
+        let builder = SampleBuilder(provider: provider, augment: AugmentConfig(size: crop))
+        let trainer = EpochTrainer(model: model, schedule: s, seed: UInt64(stage.seed),
+                                   checkpointURL: context.workDirectory.appendingPathComponent("checkpoint.safetensors"),
+                                   format: "tempo-bench.ava.v1")
+        let steps = items.count / s.batchSize
+        try trainer.train(steps: steps, batch: { epoch, step in
+            let ids = trainer.order(items.count, epoch: epoch)[(step * s.batchSize)..<((step + 1) * s.batchSize)]
+            var clips: [Tensor] = [], boxes: [Float] = [], targets: [Float] = []
+            for (b, i) in ids.enumerated() {
+                let rngBox = RandomGeneratorBox.forItem(seed: UInt64(stage.seed), epoch: epoch, index: i)
+                let sample = try builder.avaClip(items[i].0, keyframe: items[i].1, frames: frames, stride: stride, rng: rngBox)
+                clips.append(sample.clip)
+                for (box, actions) in zip(sample.boxes, sample.actions) {
+                    boxes += [Float(b)] + box
+                    var t = [Float](repeating: 0, count: classIDs.count)
+                    for a in actions { if let c = column[a] { t[c] = 1 } }
+                    targets += t
+                }
+            }
+            let r = boxes.count / 5
+            var dropRNG = RandomGenerator(seed: UInt64(stage.seed) &+ UInt64(epoch * 100_003 + step))
+            guard r > 0 else { return scale(sum(model.fc.weight), by: 0) }
+            let logits = model(Variable(Tensor.stack(clips)), boxes: Tensor(shape: [r, 5], scalars: boxes), training: true, rng: &dropRNG)
+            return binaryCrossEntropyWithLogits(logits: logits, targets: Tensor(shape: [r, classIDs.count], scalars: targets))
+        }, progress: { e, step, steps, loss in
+            context.progress.report(ProgressEvent(stage: stage.key, epoch: e, epochs: s.epochs, step: step, steps: steps,
+                                                  values: [("loss", Double(loss))]))
+        })
+
+        // Test: proposals above the score threshold, every class scored.
+        let threshold = stage.double("proposal_score", 0.8)
+        let testBuilder = SampleBuilder(provider: provider, augment: .test(size: crop))
+        var groundTruth: [AVAGroundTruthRow] = [], detections: [AVADetectionRow] = []
+        var excluded = Set<Protocols.AVAKeyframe>()
+        var evalRNG = RandomGenerator(seed: 0)
+        for record in test.records where !bad.contains(record.id) {
+            for sec in record.excludedSeconds { excluded.insert(Protocols.AVAKeyframe(videoID: record.id, timestamp: sec)) }
+            for var kf in record.keyframes {
+                let key = Protocols.AVAKeyframe(videoID: record.id, timestamp: kf.second)
+                for b in kf.boxes {
+                    for a in b.actions {
+                        groundTruth.append(AVAGroundTruthRow(keyframe: key, box: Protocols.AVABox(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2),
+                                                             actionID: a, personID: Double(b.personID)))
+                    }
+                }
+                kf.proposals = kf.proposals.filter { ($0.score ?? 1) >= threshold }
+                guard !kf.proposals.isEmpty else { continue }
+                let sample = try testBuilder.avaClip(record, keyframe: kf, frames: frames, stride: stride, useProposals: true, rng: nil)
+                guard !sample.boxes.isEmpty else { continue }
+                let h = Float(sample.clip.shape[2]), w = Float(sample.clip.shape[3])
+                let boxes: [Float] = sample.boxes.flatMap { [Float(0)] + $0 }
+                let logits = withoutGradient {
+                    model(Variable(Tensor.stack([sample.clip])), boxes: Tensor(shape: [sample.boxes.count, 5], scalars: boxes),
+                          training: false, rng: &evalRNG)
+                }.value
+                for (r, box) in sample.boxes.enumerated() {
+                    let nb = Protocols.AVABox(x1: Double(box[0] / w), y1: Double(box[1] / h), x2: Double(box[2] / w), y2: Double(box[3] / h))
+                    for (c, id) in classIDs.enumerated() {
+                        let score = 1 / (1 + exp(-Double(logits.scalars[r * classIDs.count + c])))
+                        detections.append(AVADetectionRow(keyframe: key, box: nb, actionID: id, score: score))
+                    }
+                }
+            }
+        }
+        let result = try AVAFrameMAP.evaluate(groundTruth: groundTruth, detections: detections, classes: Set(classIDs), excluded: excluded)
+        var metrics: [String: Double] = ["mAP": result.meanAP]
+        for (id, ap) in result.perClassAP { metrics["ap.\(id)"] = ap }
+        return StageOutcome(metrics: metrics, artifacts: ["checkpoint": "checkpoint.safetensors"],
+                            counts: ["samples": items.count, "test_keyframes": test.records.reduce(0) { $0 + $1.keyframes.count },
+                                     "detections": detections.count, "skipped_bad_videos": bad.count],
+                            checkpointHash: initHash)
+    }
+}
+
+/// `anticipate`: Epic-Kitchens-55 action anticipation (paper §5.4.2): observe
+/// [t_s − τ_o − τ_a, t_s − τ_a] and predict the verb and noun of the action starting at t_s.
+///
+/// Parameters: epochs (80), batch (16), lr (0.1), milestones ([40, 60]), crop, width,
+/// frames (8), observe (τ_o = 1 s), anticipate (τ_a = 1 s), dropout.
+public struct AnticipateExecutor: StageExecutor {
+    public let kind = "anticipate"
+    public let codeVersion = "1"
+    public var data: DataAccess
+
+    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+        let dataset = try requireDataset(stage)
+        let entry = try data.entry(dataset)
+        let train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
+        let (provider, bad) = try data.provider(for: entry, records: train.records + test.records, progress: context.progress)
+        let observe = stage.double("observe", 1), anticipate = stage.double("anticipate", 1)
+        func items(_ split: DatasetSplit) -> [(VideoRecord, EpicSegment)] {
+            split.records.filter { !bad.contains($0.id) }.flatMap { r in
+                r.segments.filter { $0.start - observe - anticipate >= 0 }.map { (r, $0) }
+            }
+        }
+        let trainItems = items(train), testItems = items(test)
+        let verbs = max(train.classes.count, (trainItems.map(\.1.verb).max() ?? 0) + 1)
+        let nouns = max(train.nouns.count, (trainItems.map(\.1.noun).max() ?? 0) + 1)
+        let crop = stage.int("crop", 32), frames = stage.int("frames", 8)
+        var rng = RandomGenerator(seed: UInt64(stage.seed) &+ 0xE1C)
+        let (encoder, initHash) = try initialisedEncoder(stage, context: context, rng: &rng)
+        let model = Anticipator(encoder: encoder, verbs: verbs, nouns: nouns, dropout: Float(stage.double("dropout", 0.5)), rng: &rng)
+        let s = schedule(stage, epochs: 80, lr: 0.1, milestones: [40, 60])
+        guard trainItems.count >= s.batchSize else {
+            throw SuiteCommandError(message: "\(dataset): \(trainItems.count) observable training segments cannot fill a batch of \(s.batchSize)")
+        }
+        let builder = SampleBuilder(provider: provider, augment: AugmentConfig(size: crop))
+        let trainer = EpochTrainer(model: model, schedule: s, seed: UInt64(stage.seed),
+                                   checkpointURL: context.workDirectory.appendingPathComponent("checkpoint.safetensors"),
+                                   format: "tempo-bench.epic.v1")
+        try trainer.train(steps: trainItems.count / s.batchSize, batch: { epoch, step in
+            let ids = trainer.order(trainItems.count, epoch: epoch)[(step * s.batchSize)..<((step + 1) * s.batchSize)]
+            var clips: [Tensor] = [], v: [Int] = [], n: [Int] = []
+            for i in ids {
+                let rngBox = RandomGeneratorBox.forItem(seed: UInt64(stage.seed), epoch: epoch, index: i)
+                let c = try builder.epicClip(trainItems[i].0, segment: trainItems[i].1, frames: frames, observe: observe,
+                                             anticipate: anticipate, rng: rngBox)
+                clips.append(c.clip); v.append(c.verb); n.append(c.noun)
+            }
+            var dropRNG = RandomGenerator(seed: UInt64(stage.seed) &+ UInt64(epoch * 100_003 + step))
+            let (vl, nl) = model(Variable(Tensor.stack(clips)), training: true, rng: &dropRNG)
+            return add(crossEntropy(logits: vl, targets: v), crossEntropy(logits: nl, targets: n))
+        }, progress: { e, step, steps, loss in
+            context.progress.report(ProgressEvent(stage: stage.key, epoch: e, epochs: s.epochs, step: step, steps: steps,
+                                                  values: [("loss", Double(loss))]))
+        })
+        let testBuilder = SampleBuilder(provider: provider, augment: .test(size: crop))
+        var vs: [Float] = [], ns: [Float] = [], vl: [Int] = [], nl: [Int] = []
+        var evalRNG = RandomGenerator(seed: 0)
+        for (record, segment) in testItems {
+            let c = try testBuilder.epicClip(record, segment: segment, frames: frames, observe: observe, anticipate: anticipate, rng: nil)
+            let (a, b) = withoutGradient { model(Variable(Tensor.stack([c.clip])), training: false, rng: &evalRNG) }
+            vs += a.value.scalars; ns += b.value.scalars; vl.append(min(c.verb, verbs - 1)); nl.append(min(c.noun, nouns - 1))
+        }
+        guard !vl.isEmpty else { throw SuiteCommandError(message: "\(dataset): no observable test segments") }
+        let acc = try EpicAnticipationAccuracy(verbScores: Tensor(shape: [vl.count, verbs], scalars: vs), verbLabels: vl,
+                                               nounScores: Tensor(shape: [nl.count, nouns], scalars: ns), nounLabels: nl)
+        return StageOutcome(metrics: ["verb_top1": acc.verbTop1.fraction, "verb_top5": acc.verbTop5.fraction,
+                                      "noun_top1": acc.nounTop1.fraction, "noun_top5": acc.nounTop5.fraction],
+                            artifacts: ["checkpoint": "checkpoint.safetensors"],
+                            counts: ["samples": trainItems.count, "test_segments": testItems.count, "verbs": verbs, "nouns": nouns,
+                                     "skipped_bad_videos": bad.count],
+                            checkpointHash: initHash)
+    }
+}
+
+/// `icm`: Instance Correspondence Maps (paper Fig. 4) of a pretrained model with
+/// 1×1×1-conv heads, rendered for the first `videos` test videos of a dataset.
+/// Artifacts `figure.N` are PNG strips that `bench report` copies next to the report.
+public struct ICMExecutor: StageExecutor {
+    public let kind = "icm"
+    public let codeVersion = "1"
+    public var data: DataAccess
+
+    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+        guard let input = context.inputs.first, input.kind == "pretrain", let rel = input.artifacts["checkpoint"] else {
+            throw SuiteCommandError(message: "stage \(stage.key) needs a pretrain stage (with projection: conv) as its input")
+        }
+        let (model, meta) = try Pretrainer.loadModel(context.store.directory(input.identity).appendingPathComponent(rel))
+        guard model.config.projection == .conv else {
+            throw SuiteCommandError(message: "stage \(stage.key): its pretrain input used \(model.config.projection.rawValue) heads; ICM needs projection: conv")
+        }
+        let crop = meta["crop"].flatMap(Int.init) ?? stage.int("crop", 32)
+        let entry = try data.entry(try requireDataset(stage))
+        let test = try Dataset.load(entry, split: .test)
+        var artifacts: [String: String] = [:]
+        var spread = 0.0
+        for (i, record) in test.records.prefix(stage.int("videos", 4)).enumerated() {
+            let (image, map) = try InstanceCorrespondenceMap.render(model: model, video: record.source, start: 0, crop: crop)
+            let name = "icm-\(i).png"
+            try PNG.write(image, to: context.workDirectory.appendingPathComponent(name))
+            artifacts["figure.\(i)"] = name
+            spread += Double((map.scalars.max() ?? 0) - (map.scalars.min() ?? 0))
+            context.progress.log("icm     \(record.id) → \(name)")
+        }
+        return StageOutcome(metrics: ["map_range_mean": spread / Double(max(1, artifacts.count))], artifacts: artifacts,
+                            counts: ["videos": artifacts.count], checkpointHash: fileHash(context.store.directory(input.identity).appendingPathComponent(rel)))
     }
 }

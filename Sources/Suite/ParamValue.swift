@@ -33,6 +33,12 @@ public indirect enum ParamValue: Codable, Equatable, Hashable, Sendable, CustomS
         }
     }
 
+    /// A scalar written as text: an integer, a number, true/false, or a string.
+    public init(parsing text: String) {
+        if let i = Int(text) { self = .int(i) } else if let d = Double(text) { self = .double(d) }
+        else if text == "true" || text == "false" { self = .bool(text == "true") } else { self = .string(text) }
+    }
+
     /// Canonical JSON text (sorted keys, no spaces).
     public var canonicalJSON: String {
         switch self {

@@ -120,14 +120,17 @@ public struct Planner {
                     }
                     dsID = datasetIDs[dataset]!
                 }
+                // Axis values become parameters, typed as numbers where they are numbers, so a
+                // stage configured by an axis in one suite and by a parameter in another has
+                // the same identity and is run once.
                 var resolved = params
-                for (a, v) in axisValues { resolved["axis.\(a)"] = .string(v) }
+                for (a, v) in axisValues { resolved[a] = ParamValue(parsing: v) }
                 let identityText = [
                     "kind=\(template.kind)", "code=\(executor.codeVersion)", "dataset=\(dataset ?? "")@\(dsID)",
                     "params=\(resolved.canonicalJSON)", "inputs=\(inputs.joined(separator: ","))",
                 ].joined(separator: "\n")
                 let stage = PlannedStage(suite: suite.name, id: template.id, kind: template.kind, dataset: dataset,
-                                         axes: axisValues, params: params, inputs: inputs,
+                                         axes: axisValues, params: resolved, inputs: inputs,
                                          identity: SHA256Text.hex(identityText))
                 byKey[key] = stages.count
                 stages.append(stage)

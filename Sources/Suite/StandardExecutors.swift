@@ -12,6 +12,9 @@ public enum StandardExecutors {
             PretrainExecutor(data: data),
             ClassifierExecutor(kind: "supervised", data: data),
             ClassifierExecutor(kind: "finetune", data: data),
+            DetectExecutor(data: data),
+            AnticipateExecutor(data: data),
+            ICMExecutor(data: data),
         ])
     }
 

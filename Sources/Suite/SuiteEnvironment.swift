@@ -139,7 +139,23 @@ public struct SuiteEnvironment {
     public func writeReport(_ plan: Plan) throws {
         guard let report = plan.suite.report else { return }
         try FileManager.default.createDirectory(at: reports, withIntermediateDirectories: true)
-        let md = ReportWriter().render(plan: plan, results: try results(plan), provenance: provenance())
+        let stored = try results(plan)
+        var md = ReportWriter().render(plan: plan, results: stored, provenance: provenance())
+        // Figures (artifacts named figure.N) are copied beside the report and embedded.
+        var figures = ""
+        let folder = reports.appendingPathComponent("figures")
+        for stage in plan.stages {
+            guard let r = stored[stage.identity] else { continue }
+            for key in r.artifacts.keys.filter({ $0.hasPrefix("figure.") }).sorted() {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                let name = "\(plan.suite.name)-\(stage.shortIdentity)-\(key.dropFirst("figure.".count)).png"
+                let target = folder.appendingPathComponent(name)
+                try? FileManager.default.removeItem(at: target)
+                try FileManager.default.copyItem(at: store.directory(stage.identity).appendingPathComponent(r.artifacts[key]!), to: target)
+                figures += "\n**\(stage.key)**, figure \(key.dropFirst("figure.".count)):\n\n![ICM](figures/\(name))\n"
+            }
+        }
+        if !figures.isEmpty { md += "\n## Figures\n" + figures }
         let url = reports.appendingPathComponent(report.file)
         try md.write(to: url, atomically: true, encoding: .utf8)
         progress.log("report  \(url.path)")
@@ -163,4 +179,9 @@ public enum CostModel {
     public static let gpuMACsPerSecond = 0.3 * 125e12 / 2
     public static let assumption = "one V100-class GPU at 30 % of tensor-core peak, ≈ 19 TMAC/s"
     public static func gpuHours(macs: Double) -> Double { macs / gpuMACsPerSecond / 3600 }
+
+    /// Effective multiply–adds per second of a whole training stage on the 2-core
+    /// development machine (measured: ci-size networks are dominated by small convolutions
+    /// and data preparation, ≈ 11 GMAC/s; full-width ones run closer to the SGEMM rate).
+    public static func cpuMACsPerSecond(_ scale: Scale) -> Double { scale == .ci ? 11e9 : 45e9 }
 }

@@ -89,6 +89,8 @@ public final class Pretrainer {
     public let checkpointURL: URL
     /// Next position to run.
     public private(set) var epoch = 0, step = 0
+    /// Extra metadata written into every checkpoint (e.g. the crop size, for `bench icm`).
+    public var extraMetadata: [String: String] = [:]
 
     public init(config: VTHCLConfig, schedule: PretrainSchedule, instances: Int, seed: UInt64, checkpointURL: URL) {
         self.config = config; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL
@@ -164,10 +166,23 @@ public final class Pretrainer {
         }
         let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
         let scheduleJSON = String(decoding: try JSONEncoder().encode(schedule), as: UTF8.self)
-        try Checkpoint.save(model, extra: extra, metadata: [
+        try Checkpoint.save(model, extra: extra, metadata: extraMetadata.merging([
             "format": "tempo-bench.vthcl.v1", "epoch": "\(epoch)", "step": "\(step)", "seed": "\(seed)",
             "config": configJSON, "schedule": scheduleJSON,
-        ], to: checkpointURL)
+        ]) { $1 }, to: checkpointURL)
+    }
+
+    /// Loads a pretrained model for inference (ICM, export): config from the metadata.
+    public static func loadModel(_ url: URL) throws -> (VTHCLModel, [String: String]) {
+        let (_, meta) = try Safetensors.read(url)
+        guard meta["format"] == "tempo-bench.vthcl.v1", let text = meta["config"],
+              let config = try? JSONDecoder().decode(VTHCLConfig.self, from: Data(text.utf8)) else {
+            throw PretrainError.incompatibleCheckpoint(path: url.path, reason: "not a VTHCL pretraining checkpoint")
+        }
+        var rng = RandomGenerator(seed: 0)
+        let model = VTHCLModel(config, rng: &rng)
+        try Checkpoint.load(into: model, from: url)
+        return (model, meta)
     }
 
     /// Restores model, optimiser, banks and position from `checkpointURL`.

@@ -96,6 +96,31 @@ final class SuiteTests: XCTestCase {
         XCTAssertEqual(other.stages.first { $0.axes["init"] == "random" }!.identity, ci.stages.first { $0.axes["init"] == "random" }!.identity)
     }
 
+    /// A stage configured by an axis in one suite and by a parameter in another is the same
+    /// stage: one identity, run once.
+    func testAxisValuesAndParametersShareIdentities() throws {
+        let (reg, _, _) = registry()
+        let planner = Planner(executors: reg, datasetIdentity: { _ in "d" })
+        let a = try planner.plan(SuiteSpec.load(write("""
+        name: a
+        title: A
+        axes:
+          - {name: alpha, values: [1, 2]}
+        stages:
+          - {id: pretrain, kind: pre, over: [alpha], params: {base: 0.2}}
+        """, "a.yaml")), scale: .ci)
+        let b = try planner.plan(SuiteSpec.load(write("""
+        name: b
+        title: B
+        axes:
+          - {name: seed, values: [0]}
+        stages:
+          - {id: other, kind: pre, params: {base: 0.2, alpha: 2}}
+        """, "b2.yaml")), scale: .ci)
+        XCTAssertEqual(a.stages.first { $0.axes["alpha"] == "2" }!.identity, b.stages[0].identity)
+        XCTAssertNotEqual(a.stages.first { $0.axes["alpha"] == "1" }!.identity, b.stages[0].identity)
+    }
+
     func testErrorsNameFileLineAndKey() throws {
         let bad = suiteText.replacingOccurrences(of: "    params: {base: 0.2}", with: "    parms: {base: 0.2}")
         XCTAssertThrowsError(try SuiteSpec.load(write(bad, "bad.yaml"))) { error in

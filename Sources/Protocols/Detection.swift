@@ -1,0 +1,127 @@
+import Datasets
+import Foundation
+import Networks
+import Tensors
+
+/// The AVA action detector of paper §5.4.1: the slow encoder with res5 at stride 1 and
+/// dilation 2 (feature stride 16), temporal average pooling, RoIAlign 7×7 (aligned, scale
+/// 1/16), spatial max-pooling, dropout and a linear layer giving one logit per action
+/// (sigmoid + BCE). Parameter names: `encoder.*`, `fc.*`.
+public final class ActionDetector: Layer {
+    public let encoder: ResNet3D
+    public let fc: Linear
+    public let dropout: Float
+
+    public init(encoder: ResNet3D, classes: Int, dropout: Float = 0.5, rng: inout RandomGenerator) {
+        precondition(encoder.config.res5Dilation == 2, "the AVA head needs res5 with stride 1 and dilation 2")
+        self.encoder = encoder
+        self.dropout = dropout
+        fc = Linear(encoder.config.stageOutputs[3], classes, rng: &rng)
+    }
+
+    /// Clips [N, 3, T, H, W] and boxes [R, 5] (batch index, x1, y1, x2, y2 in input pixels)
+    /// → logits [R, classes].
+    public func callAsFunction(_ clips: Variable, boxes: Tensor, training: Bool, rng: inout RandomGenerator) -> Variable {
+        let features = encoder.features(clips, training: training)[3]
+        let pooled = roiAlign3D(features, boxes: boxes, outputSize: 7, spatialScale: 1.0 / 16, samplingRatio: 0, aligned: true)
+        let r = pooled.shape[0], c = pooled.shape[1]
+        let maxed = maxPool3d(reshape(pooled, [r, c, 1, 7, 7]), kernel: Size3(1, 7, 7), stride: Size3(1, 7, 7))
+        return fc(Tensors.dropout(reshape(maxed, [r, c]), probability: dropout, training: training, using: &rng))
+    }
+
+    public var namedParameters: [(String, Variable)] {
+        scoped("encoder", encoder.namedParameters) + scoped("fc", fc.namedParameters)
+    }
+    public var namedBuffers: [(String, Variable)] { scoped("encoder", encoder.namedBuffers) }
+}
+
+/// The Epic-Kitchens anticipation model of paper §5.4.2: the slow encoder, global average
+/// pooling, a shared MLP (fc → ReLU → dropout) and two linear heads (verbs, nouns).
+/// Parameter names: `encoder.*`, `shared.*`, `verb.*`, `noun.*`.
+public final class Anticipator: Layer {
+    public let encoder: ResNet3D
+    public let shared: Linear, verb: Linear, noun: Linear
+    public let dropout: Float
+
+    public init(encoder: ResNet3D, verbs: Int, nouns: Int, hidden: Int? = nil, dropout: Float = 0.5, rng: inout RandomGenerator) {
+        self.encoder = encoder
+        self.dropout = dropout
+        let c = encoder.config.stageOutputs[3]
+        shared = Linear(c, hidden ?? c, rng: &rng)
+        verb = Linear(hidden ?? c, verbs, rng: &rng)
+        noun = Linear(hidden ?? c, nouns, rng: &rng)
+    }
+
+    /// Observed clips [N, 3, T, H, W] → (verb logits [N, verbs], noun logits [N, nouns]).
+    public func callAsFunction(_ clips: Variable, training: Bool, rng: inout RandomGenerator) -> (Variable, Variable) {
+        let h = Tensors.dropout(relu(shared(globalAvgPool(encoder.features(clips, training: training)[3]))),
+                                probability: dropout, training: training, using: &rng)
+        return (verb(h), noun(h))
+    }
+
+    public var namedParameters: [(String, Variable)] {
+        scoped("encoder", encoder.namedParameters) + scoped("shared", shared.namedParameters)
+            + scoped("verb", verb.namedParameters) + scoped("noun", noun.namedParameters)
+    }
+    public var namedBuffers: [(String, Variable)] { scoped("encoder", encoder.namedBuffers) }
+}
+
+/// Epoch-checkpointed SGD training shared by the detection and anticipation protocols:
+/// `step(epoch, index)` returns the loss of one batch; order and randomness must derive
+/// from (seed, epoch, index) so a resumed run matches an uninterrupted one.
+public final class EpochTrainer {
+    public let model: Layer
+    public let schedule: ClassifierSchedule
+    public let seed: UInt64
+    public let checkpointURL: URL
+    public let optimizer: SGD
+    public let format: String
+    public private(set) var epoch = 0
+
+    public init(model: Layer, schedule: ClassifierSchedule, seed: UInt64, checkpointURL: URL, format: String) {
+        self.model = model; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL; self.format = format
+        optimizer = SGD(parameters: model.namedParameters, learningRate: schedule.learningRate,
+                        momentum: schedule.momentum, weightDecay: schedule.weightDecay)
+    }
+
+    /// Runs the remaining epochs; `batch(epoch, step)` must build a loss on the model.
+    public func train(steps: Int, batch: (Int, Int) throws -> Variable,
+                      progress: (Int, Int, Int, Float) -> Void = { _, _, _, _ in }) throws {
+        if FileManager.default.fileExists(atPath: checkpointURL.path) { try resume() }
+        let lr = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones)
+        while epoch < schedule.epochs {
+            for step in 0..<steps {
+                optimizer.learningRate = lr.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
+                optimizer.zeroGrad()
+                let loss = try batch(epoch, step)
+                loss.backward()
+                optimizer.step()
+                progress(epoch, step, steps, loss.value.scalar)
+            }
+            epoch += 1
+            var extra: [String: Tensor] = [:]
+            for (name, v) in optimizer.velocity { extra["optim.velocity.\(name)"] = v }
+            try Checkpoint.save(model, extra: extra, metadata: ["format": format, "epoch": "\(epoch)", "seed": "\(seed)"],
+                                to: checkpointURL)
+        }
+    }
+
+    func resume() throws {
+        let (extra, meta) = try Checkpoint.load(into: model, from: checkpointURL)
+        guard meta["format"] == format, meta["seed"] == "\(seed)", let e = meta["epoch"].flatMap(Int.init) else {
+            throw CheckpointError.unexpectedTensors(path: checkpointURL.path, names: ["(not a \(format) checkpoint of this run)"])
+        }
+        var velocity: [String: Tensor] = [:]
+        for (name, _) in model.namedParameters { if let v = extra["optim.velocity.\(name)"] { velocity[name] = v } }
+        optimizer.velocity = velocity
+        epoch = e
+    }
+
+    /// A permutation of 0..<n for an epoch.
+    public func order(_ n: Int, epoch: Int) -> [Int] {
+        var rng = RandomGenerator(seed: seed &+ 0xE90C &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        var order = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+        return order
+    }
+}

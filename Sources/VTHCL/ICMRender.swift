@@ -1,0 +1,44 @@
+import Datasets
+import Foundation
+import Media
+import Tensors
+
+extension InstanceCorrespondenceMap {
+    /// Decodes `count` frames from `start` seconds of a video, builds the slow and fast clips
+    /// of the model's configuration (centre crop of `crop` px, normalised as in training),
+    /// computes the map and renders the strip.
+    ///
+    /// - Returns: the strip image and the map [T, H', W'].
+    public static func render(model: VTHCLModel, video: String, start: Double = 0, crop: Int) throws -> (RGBImage, Tensor) {
+        let c = model.config
+        let window = c.slowFrames * c.tau
+        let reader = try VideoReader(path: video)
+        let frames = try reader.read(spec: DecodeSpec(shortSide: crop), start: .time(start), count: window)
+        var padded = frames
+        while padded.count < window {
+            padded.pixels.append(contentsOf: padded.frame(padded.count - 1))
+            padded.count += 1
+        }
+        let augmenter = ClipAugmenter(.test(size: crop))
+        let params = augmenter.testParams(width: padded.width, height: padded.height)
+        let slowIndices = (0..<c.slowFrames).map { $0 * c.tau }
+        let fastIndices = (0..<c.fastFrames).map { $0 * c.tau / c.alpha }
+        let slow = augmenter.apply(padded, indices: slowIndices, params: params)
+        let fast = augmenter.apply(padded, indices: fastIndices, params: params)
+        let map = compute(model: model, slowClip: slow.reshaped([1] + slow.shape), fastClip: fast.reshaped([1] + fast.shape))
+        // Display frames: the same centre crops, un-normalised.
+        let mean = augmenter.config.mean, std = augmenter.config.std
+        let plane = crop * crop
+        let images = (0..<c.slowFrames).map { t -> RGBImage in
+            var px = [UInt8](repeating: 0, count: plane * 3)
+            for p in 0..<plane {
+                for ch in 0..<3 {
+                    let v = slow.scalars[(ch * c.slowFrames + t) * plane + p] * std[ch] + mean[ch]
+                    px[p * 3 + ch] = UInt8(max(0, min(255, (v * 255).rounded())))
+                }
+            }
+            return RGBImage(width: crop, height: crop, pixels: px)
+        }
+        return (render(frames: images, map: map), map)
+    }
+}
