@@ -454,3 +454,63 @@ public struct ICMExecutor: StageExecutor {
                             counts: ["videos": artifacts.count], checkpointHash: fileHash(context.store.directory(input.identity).appendingPathComponent(rel)))
     }
 }
+
+/// `probe`: frozen-feature probes of an encoder (beyond the paper; SEVERE-style suites
+/// report them): a kNN probe and a linear probe on global-average-pooled res5 features of
+/// one centre clip per video.
+///
+/// Parameters: crop, width, frames (8), stride (8), k (200), epochs (100, linear probe),
+/// lr (0.1).
+public struct ProbeExecutor: StageExecutor {
+    public let kind = "probe"
+    public let codeVersion = "1"
+    public var data: DataAccess
+
+    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+        let entry = try data.entry(try requireDataset(stage))
+        let train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
+        let (provider, bad) = try data.provider(for: entry, records: train.records + test.records, progress: context.progress)
+        let trainRecords = train.records.filter { !bad.contains($0.id) && $0.label != nil }
+        let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
+        var rng = RandomGenerator(seed: UInt64(stage.seed) &+ 0x9B0B)
+        let (encoder, initHash) = try initialisedEncoder(stage, context: context, rng: &rng)
+        let classes = max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1)
+        let model = ClipClassifier(encoder: encoder, classes: classes, dropout: 0, rng: &rng)
+        let builder = SampleBuilder(provider: provider, augment: .test(size: stage.int("crop", 32)))
+        func features(_ records: [VideoRecord]) throws -> Tensor {
+            var rows: [Float] = []
+            for (i, r) in records.enumerated() {
+                let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: stage.int("frames", 8), stride: stage.int("stride", 8)).clip
+                rows += model.features(clip).scalars
+            }
+            return Tensor(shape: [records.count, rows.count / max(1, records.count)], scalars: rows)
+        }
+        let fTrain = try features(trainRecords), fTest = try features(testRecords)
+        let yTrain = trainRecords.map { $0.label! }, yTest = testRecords.map { $0.label! }
+        let knn = try KNNProbe(k: min(stage.int("k", 200), trainRecords.count), temperature: 0.07, classCount: classes)
+            .evaluate(train: fTrain, trainLabels: yTrain, test: fTest, testLabels: yTest)
+        // Linear probe: a softmax classifier on standardised features, full-batch SGD.
+        let d = fTrain.shape[1]
+        var mean = [Float](repeating: 0, count: d), std = [Float](repeating: 0, count: d)
+        for j in 0..<d {
+            let col = (0..<fTrain.shape[0]).map { fTrain.scalars[$0 * d + j] }
+            mean[j] = col.reduce(0, +) / Float(col.count)
+            std[j] = max(1e-6, (col.map { ($0 - mean[j]) * ($0 - mean[j]) }.reduce(0, +) / Float(col.count)).squareRoot())
+        }
+        func standardise(_ t: Tensor) -> Tensor {
+            Tensor(shape: t.shape, scalars: t.scalars.enumerated().map { ($0.element - mean[$0.offset % d]) / std[$0.offset % d] })
+        }
+        let xTrain = standardise(fTrain), xTest = standardise(fTest)
+        let head = Linear(d, classes, rng: &rng)
+        let sgd = SGD(parameters: head.namedParameters, learningRate: Float(stage.double("lr", 0.1)), momentum: 0.9, weightDecay: 1e-4)
+        for _ in 0..<stage.int("epochs", 100) {
+            sgd.zeroGrad()
+            crossEntropy(logits: head(Variable(xTrain)), targets: yTrain).backward()
+            sgd.step()
+        }
+        let linear = try topKAccuracy(scores: withoutGradient { head(Variable(xTest)) }.value, labels: yTest, k: 1)
+        return StageOutcome(metrics: ["knn_top1": knn.top1.fraction, "linear_top1": linear.fraction, "chance": 1 / Double(classes)],
+                            counts: ["samples": trainRecords.count, "test_videos": testRecords.count, "skipped_bad_videos": bad.count],
+                            checkpointHash: initHash)
+    }
+}

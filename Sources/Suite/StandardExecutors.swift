@@ -15,6 +15,7 @@ public enum StandardExecutors {
             DetectExecutor(data: data),
             AnticipateExecutor(data: data),
             ICMExecutor(data: data),
+            ProbeExecutor(data: data),
         ])
     }
 

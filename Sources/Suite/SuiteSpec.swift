@@ -87,6 +87,15 @@ public struct SuiteSpec: Sendable {
         public var values: [String: [ReferenceValue]]
     }
 
+    /// A conclusion of the paper, checked against stored results: the mean of `metric`
+    /// over cells matching `better` exceeds its mean over cells matching `than`.
+    public struct Claim: Sendable {
+        public var text: String
+        public var metric: MetricRef
+        public var better: [String: [String]]
+        public var than: [String: [String]]
+    }
+
     public struct NotReproducible: Sendable {
         public var when: [String: [String]]
         public var reason: String
@@ -103,6 +112,7 @@ public struct SuiteSpec: Sendable {
     public var reference: [ReferenceRow]
     public var quoted: [QuotedRow]
     public var notReproducible: [NotReproducible]
+    public var claims: [Claim] = []
     /// Hash of the file's bytes (provenance).
     public var contentHash: String
 
@@ -112,7 +122,7 @@ public struct SuiteSpec: Sendable {
 
 extension SuiteSpec {
     static let topKeys: Set<String> = ["name", "title", "description", "axes", "stages", "scales", "report",
-                                       "reference", "quoted", "not_reproducible"]
+                                       "reference", "quoted", "not_reproducible", "claims"]
 
     /// Parses and validates a suite file.
     public static func load(_ url: URL) throws -> SuiteSpec {
@@ -273,12 +283,30 @@ extension SuiteSpec {
             notReproducible.append(NotReproducible(when: f, reason: try r.string(m["reason"]!, "not_reproducible[\(i)].reason")))
         }
 
+        var claims: [Claim] = []
+        let claimNodes: [Node] = try top["claims"].map { try r.list($0, "claims") } ?? []
+        for (i, node) in claimNodes.enumerated() {
+            let key = "claims[\(i)]"
+            let m = try r.mapping(node, key, allowed: ["text", "metric", "better", "than"], required: ["text", "metric", "better", "than"])
+            let text = try r.string(m["metric"]!, "\(key).metric")
+            guard let dot = text.firstIndex(of: "."), stages.contains(where: { $0.id == String(text[..<dot]) }) else {
+                throw r.fail(m["metric"], "\(key).metric", "'\(text)' must be <stage id>.<metric> with a stage of this suite")
+            }
+            let better = try r.filter(m["better"]!, "\(key).better"), than = try r.filter(m["than"]!, "\(key).than")
+            try checkFilter(better, node, "\(key).better"); try checkFilter(than, node, "\(key).than")
+            claims.append(Claim(text: try r.string(m["text"]!, "\(key).text"),
+                                metric: MetricRef(stage: String(text[..<dot]), metric: String(text[text.index(after: dot)...])),
+                                better: better, than: than))
+        }
+
         let bytes = (try? Data(contentsOf: url)) ?? Data()
-        return SuiteSpec(file: url.path, name: name, title: try r.string(top["title"]!, "title"),
+        var spec = SuiteSpec(file: url.path, name: name, title: try r.string(top["title"]!, "title"),
                          description: try top["description"].map { try r.string($0, "description") },
                          axes: axes, stages: stages, scales: scales, report: report, reference: reference,
                          quoted: quoted, notReproducible: notReproducible,
                          contentHash: SHA256Text.hex(bytes))
+        spec.claims = claims
+        return spec
     }
 }
 
