@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Media
 import Tensors
@@ -17,11 +18,13 @@ public struct SuiteEnvironment {
     public var reports: URL
     public var progress: ProgressSink
     public var executors: ExecutorRegistry
+    public var scale: Scale
 
     public init(suitesDirectory: URL, manifest: URL, store: URL, reports: URL, progress: ProgressSink,
                 scale: Scale, cacheDirectory: URL = URL(fileURLWithPath: "cache"), executors: ExecutorRegistry? = nil) throws {
         self.suitesDirectory = suitesDirectory; self.manifest = manifest
         self.store = RunStore(root: store); self.reports = reports; self.progress = progress
+        self.scale = scale
         self.executors = executors ?? StandardExecutors.registry(manifest: manifest, scale: scale, cacheDirectory: cacheDirectory)
     }
 
@@ -42,12 +45,27 @@ public struct SuiteEnvironment {
         return try SuiteSpec.load(url)
     }
 
-    /// A manifest entry's identity: the manifest's bytes and the dataset's name.
+    /// A dataset's identity: its manifest entry and the bytes of its annotation files (split
+    /// lists, CSVs, label maps), so regenerated or edited annotations invalidate the stages
+    /// that read them. Video bytes are not hashed here; the clip cache keys them itself.
     func datasetIdentity(_ name: String) throws -> String {
-        guard let data = try? Data(contentsOf: manifest) else {
-            throw SuiteCommandError(message: "\(manifest.path): cannot read the dataset manifest")
+        let entry = try DatasetManifest.load(manifest.path, scale: scale.rawValue, checkPaths: false).entry(name)
+        var text = "\(entry.name)|\(entry.format.rawValue)|\(entry.root)|\(entry.splitNumber)|\(String(describing: entry.decode))"
+        let files = [entry.annotations, entry.train, entry.test, entry.labelMap, entry.trainExclusions, entry.testExclusions,
+                     entry.trainProposals, entry.testProposals, entry.verbClasses, entry.nounClasses, entry.videoInfo].compactMap { $0 }
+        for path in files {
+            text += "\n" + path + "=" + Self.contentHash(path)
         }
-        return SHA256Text.hex(SHA256Text.hex(data) + "/" + name)
+        return SHA256Text.hex(text)
+    }
+
+    /// Hash of a file, or of a folder's files (names and bytes), or "missing".
+    static func contentHash(_ path: String) -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return "missing" }
+        if !isDir.boolValue { return (try? SHA256.hex(fileAt: path)) ?? "unreadable" }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+        return SHA256Text.hex(names.map { "\($0):" + ((try? SHA256.hex(fileAt: path + "/" + $0)) ?? "-") }.joined(separator: ","))
     }
 
     public func plan(_ name: String, scale: Scale) throws -> Plan {
