@@ -19,6 +19,19 @@ extension PlannedStage {
     var workers: Int { params.int("workers", default: 1) }
 }
 
+extension DataAccess {
+    /// A stage's dataset: its name, manifest entry, both splits, and a frame provider over
+    /// the clip cache with the ids of videos that failed to decode.
+    func load(_ stage: PlannedStage, progress: ProgressSink) throws
+        -> (String, DatasetEntry, DatasetSplit, DatasetSplit, FrameProvider, Set<String>) {
+        let dataset = try requireDataset(stage)
+        let entry = try self.entry(dataset)
+        let train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
+        let (provider, bad) = try self.provider(for: entry, records: train.records + test.records, progress: progress)
+        return (dataset, entry, train, test, provider, bad)
+    }
+}
+
 func requireDataset(_ stage: PlannedStage) throws -> String {
     guard let d = stage.dataset else { throw SuiteCommandError(message: "stage \(stage.key) names no dataset") }
     return d
@@ -74,10 +87,7 @@ public struct PretrainExecutor: StageExecutor {
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
         let (config, schedule, crop) = config(stage)
-        let dataset = try requireDataset(stage)
-        let entry = try data.entry(dataset)
-        let train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
-        let (provider, bad) = try data.provider(for: entry, records: train.records + test.records, progress: context.progress)
+        let (dataset, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let trainRecords = train.records.filter { !bad.contains($0.id) }
         let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
         let builder = SampleBuilder(provider: provider, augment: augmentation(stage, crop: crop))
@@ -186,10 +196,7 @@ public struct ClassifierExecutor: StageExecutor {
     }
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
-        let dataset = try requireDataset(stage)
-        let entry = try data.entry(dataset)
-        let train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
-        let (provider, bad) = try data.provider(for: entry, records: train.records + test.records, progress: context.progress)
+        let (_, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let trainRecords = train.records.filter { !bad.contains($0.id) && $0.label != nil }
         let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
         let crop = stage.int("crop", 32), frames = stage.int("frames", 8), stride = stage.int("stride", 8)
@@ -257,10 +264,7 @@ public struct DetectExecutor: StageExecutor {
     public var data: DataAccess
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
-        let dataset = try requireDataset(stage)
-        let entry = try data.entry(dataset)
-        let train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
-        let (provider, bad) = try data.provider(for: entry, records: train.records + test.records, progress: context.progress)
+        let (dataset, entry, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let classIDs = Array(Set(train.actionNames.keys).union(test.actionNames.keys)).sorted()
         guard !classIDs.isEmpty else { throw SuiteCommandError(message: "\(entry.origin.file): dataset \(dataset) has no label map classes") }
         let column = Dictionary(uniqueKeysWithValues: classIDs.enumerated().map { ($1, $0) })
@@ -360,10 +364,7 @@ public struct AnticipateExecutor: StageExecutor {
     public var data: DataAccess
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
-        let dataset = try requireDataset(stage)
-        let entry = try data.entry(dataset)
-        let train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
-        let (provider, bad) = try data.provider(for: entry, records: train.records + test.records, progress: context.progress)
+        let (dataset, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let observe = stage.double("observe", 1), anticipate = stage.double("anticipate", 1)
         func items(_ split: DatasetSplit) -> [(VideoRecord, EpicSegment)] {
             split.records.filter { !bad.contains($0.id) }.flatMap { r in
@@ -467,9 +468,7 @@ public struct ProbeExecutor: StageExecutor {
     public var data: DataAccess
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
-        let entry = try data.entry(try requireDataset(stage))
-        let train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
-        let (provider, bad) = try data.provider(for: entry, records: train.records + test.records, progress: context.progress)
+        let (_, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let trainRecords = train.records.filter { !bad.contains($0.id) && $0.label != nil }
         let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
         var rng = RandomGenerator(seed: UInt64(stage.seed) &+ 0x9B0B)
