@@ -4,12 +4,19 @@ import Media
 import Tensors
 
 extension InstanceCorrespondenceMap {
+    /// The deepest of the model's levels whose map is at least 4×4 at this crop (feature
+    /// strides 4, 8, 16, 32 for res2…res5): res5 at 112 px and above, res3 at 32 px.
+    public static func defaultLevel(_ config: VTHCLConfig, crop: Int) -> Int {
+        let strides = [4, 8, 16, 32]
+        return config.levels.sorted().last { (crop + strides[$0 - 1] - 1) / strides[$0 - 1] >= 4 } ?? config.levels.min()!
+    }
+
     /// Decodes `count` frames from `start` seconds of a video, builds the slow and fast clips
     /// of the model's configuration (centre crop of `crop` px, normalised as in training),
     /// computes the map and renders the strip.
     ///
     /// - Returns: the strip image and the map [T, H', W'].
-    public static func render(model: VTHCLModel, video: String, start: Double = 0, crop: Int) throws -> (RGBImage, Tensor) {
+    public static func render(model: VTHCLModel, video: String, start: Double = 0, crop: Int, level: Int? = nil) throws -> (RGBImage, Tensor) {
         let c = model.config
         let window = c.slowFrames * c.tau
         let reader = try VideoReader(path: video)
@@ -25,7 +32,8 @@ extension InstanceCorrespondenceMap {
         let fastIndices = (0..<c.fastFrames).map { $0 * c.tau / c.alpha }
         let slow = augmenter.apply(padded, indices: slowIndices, params: params)
         let fast = augmenter.apply(padded, indices: fastIndices, params: params)
-        let map = compute(model: model, slowClip: slow.reshaped([1] + slow.shape), fastClip: fast.reshaped([1] + fast.shape))
+        let map = compute(model: model, slowClip: slow.reshaped([1] + slow.shape), fastClip: fast.reshaped([1] + fast.shape),
+                          level: level ?? defaultLevel(model.config, crop: crop))
         // Display frames: the same centre crops, un-normalised.
         let mean = augmenter.config.mean, std = augmenter.config.std
         let plane = crop * crop
