@@ -41,9 +41,13 @@ public protocol StageExecutor: Sendable {
     var codeVersion: String { get }
     func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome
     func estimate(_ stage: PlannedStage, scale: Scale) -> CostEstimate?
+    /// Axes whose values this kind reads as parameters (and so belong to its identity).
+    /// Other axes only multiply instances: a fine-tune's α reaches it through its input.
+    var axisParameters: Set<String> { get }
 }
 
 extension StageExecutor {
+    public var axisParameters: Set<String> { ["backbone", "seed"] }
     public func estimate(_ stage: PlannedStage, scale: Scale) -> CostEstimate? { nil }
 }
 

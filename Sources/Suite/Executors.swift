@@ -58,6 +58,7 @@ func fileHash(_ url: URL) -> String? { try? SHA256.hex(fileAt: url.path) }
 public struct PretrainExecutor: StageExecutor {
     public let kind = "pretrain"
     public let codeVersion = "1"
+    public var axisParameters: Set<String> { ["backbone", "seed", "alpha", "D"] }
     public var data: DataAccess
 
     func config(_ stage: PlannedStage) -> (VTHCLConfig, PretrainSchedule, crop: Int) {

@@ -111,6 +111,8 @@ public struct Planner {
                 }
                 let key = Self.key(template.id, axisValues)
                 if byKey[key] != nil { continue }
+                // Instances that differ only in axes the kind does not read share an identity
+                // through their inputs (e.g. fine-tunes of the same pretrained checkpoint).
                 var dsID = "none"
                 if let dataset {
                     if datasetIDs[dataset] == nil {
@@ -124,7 +126,7 @@ public struct Planner {
                 // stage configured by an axis in one suite and by a parameter in another has
                 // the same identity and is run once.
                 var resolved = params
-                for (a, v) in axisValues { resolved[a] = ParamValue(parsing: v) }
+                for (a, v) in axisValues where executor.axisParameters.contains(a) { resolved[a] = ParamValue(parsing: v) }
                 let identityText = [
                     "kind=\(template.kind)", "code=\(executor.codeVersion)", "dataset=\(dataset ?? "")@\(dsID)",
                     "params=\(resolved.canonicalJSON)", "inputs=\(inputs.joined(separator: ","))",

@@ -6,6 +6,7 @@ import XCTest
 final class FakeExecutor: StageExecutor, @unchecked Sendable {
     let kind: String
     let codeVersion = "1"
+    var axisParameters: Set<String> { ["backbone", "seed", "alpha"] }
     var runs: [String] = []
     var failOnce: Set<String> = []
     private let lock = NSLock()
