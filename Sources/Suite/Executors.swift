@@ -57,7 +57,7 @@ func fileHash(_ url: URL) -> String? { try? SHA256.hex(fileAt: url.path) }
 /// window (64), tau (8), workers.
 public struct PretrainExecutor: StageExecutor {
     public let kind = "pretrain"
-    public let codeVersion = "1"
+    public let codeVersion = "2"
     public var axisParameters: Set<String> { ["backbone", "seed", "alpha", "D"] }
     public var data: DataAccess
 
@@ -108,8 +108,15 @@ public struct PretrainExecutor: StageExecutor {
             for (i, l) in p.perLevel.enumerated() { levelSums[i] += Double(l) }
             context.progress.report(ProgressEvent(stage: stage.key, epoch: p.epoch, epochs: schedule.epochs, step: p.step,
                                                   steps: p.stepsPerEpoch, values: [("loss", Double(p.total)), ("lr", Double(p.learningRate))]))
-        }, epochEnd: { epoch, _ in
+        }, epochEnd: { epoch, trainer in
             var row: [String: Double] = ["epoch": Double(epoch), "loss": sum / Double(max(1, count))]
+            // The kNN monitor every `knn_every` epochs (and after the last).
+            let every = stage.int("knn_every", 5)
+            if every > 0 && ((epoch + 1) % every == 0 || epoch + 1 == schedule.epochs) {
+                row["knn_top1"] = try knnMonitor(trainer: trainer, train: trainRecords, test: testRecords, provider: provider, crop: crop,
+                                                 classes: max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1))
+                context.progress.log("monitor \(stage.key) epoch \(epoch + 1): loss \(String(format: "%.3f", row["loss"]!)), kNN top-1 \(String(format: "%.3f", row["knn_top1"]!))")
+            }
             for (i, level) in config.levels.enumerated() { row["loss.res\(level + 1)"] = levelSums[i] / Double(max(1, count)) }
             log.values = log.values.filter { Int($0["epoch"] ?? -1) != epoch } + [row]
             try log.save(logURL)
