@@ -127,12 +127,38 @@ public struct PretrainExecutor: StageExecutor {
         // embedded by the slow encoder and head at that level (one centre clip).
         let knn = try knnMonitor(trainer: trainer, train: trainRecords, test: testRecords, provider: provider, crop: crop,
                                  classes: max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1))
-        var metrics: [String: Double] = ["knn_top1": knn, "epochs": Double(schedule.epochs)]
+        let frozen = try frozenKNN(trainer: trainer, train: trainRecords, test: testRecords, provider: provider, crop: crop,
+                                   classes: max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1))
+        var metrics: [String: Double] = ["knn_top1": knn, "knn_frozen_top1": frozen, "epochs": Double(schedule.epochs)]
         if let first = log.values.first?["loss"] { metrics["loss_first_epoch"] = first }
         if let last = log.values.last?["loss"] { metrics["loss_last_epoch"] = last }
         return StageOutcome(metrics: metrics, artifacts: ["checkpoint": "checkpoint.safetensors", "epochs": "epochs.json"],
                             counts: ["samples": trainRecords.count, "test_samples": testRecords.count, "skipped_bad_videos": bad.count],
                             checkpointHash: fileHash(ckpt))
+    }
+
+    /// kNN on frozen features: train and test videos both embedded in evaluation mode (one
+    /// centre clip each, slow encoder and head at the deepest level). Unlike the bank monitor,
+    /// gallery and queries come from the same network state and BN mode.
+    func frozenKNN(trainer: Pretrainer, train: [VideoRecord], test: [VideoRecord], provider: FrameProvider, crop: Int,
+                   classes: Int) throws -> Double {
+        let config = trainer.config
+        let level = config.levels.last!, k = config.levels.count - 1
+        let builder = SampleBuilder(provider: provider, augment: .test(size: crop))
+        func embed(_ records: [VideoRecord]) throws -> Tensor {
+            var rows: [Float] = []
+            for (i, r) in records.enumerated() {
+                let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: config.slowFrames, stride: config.tau).clip
+                rows += withoutGradient {
+                    trainer.model.slowHeads[k](trainer.model.slow.features(Variable(clip), training: false)[level - 1])
+                }.value.scalars
+            }
+            return Tensor(shape: [records.count, config.embeddingDimension], scalars: rows)
+        }
+        guard !test.isEmpty else { return 0 }
+        let probe = KNNProbe(k: min(200, train.count), temperature: 0.07, classCount: classes)
+        return try probe.evaluate(train: embed(train), trainLabels: train.map { $0.label ?? 0 }, test: embed(test),
+                                  testLabels: test.map { $0.label! }).top1.fraction
     }
 
     func knnMonitor(trainer: Pretrainer, train: [VideoRecord], test: [VideoRecord], provider: FrameProvider, crop: Int,
