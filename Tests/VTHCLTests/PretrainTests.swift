@@ -130,3 +130,38 @@ final class PretrainChildProcess: XCTestCase {
                        checkpointURL: URL(fileURLWithPath: path)).run(source: SyntheticPairs(config: config))
     }
 }
+
+/// A pretraining checkpoint's slow encoder loads into a plain PyTorch module with strict
+/// name and shape checks (`scripts/load_slow_encoder.py`), when PyTorch is installed.
+final class PyTorchInteropTests: XCTestCase {
+    func testSlowEncoderLoadsInPyTorch() throws {
+        let python = ProcessInfo.processInfo.environment["TEMPO_PYTHON"] ?? "python3"
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = [python, "-c", "import torch, safetensors"]
+        probe.standardError = FileHandle.nullDevice
+        probe.standardOutput = FileHandle.nullDevice
+        try probe.run(); probe.waitUntilExit()
+        guard probe.terminationStatus == 0 else {
+            print("skipped: PyTorch and safetensors are not importable by \(python); set TEMPO_PYTHON to a Python that has them")
+            throw XCTSkip("PyTorch not installed")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("interop-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("ckpt.safetensors")
+        let config = tinyPretrainConfig()
+        var schedule = tinySchedule(); schedule.epochs = 1; schedule.checkpointEverySteps = 0
+        try Pretrainer(config: config, schedule: schedule, instances: 12, seed: 2, checkpointURL: url).run(source: SyntheticPairs(config: config))
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/load_slow_encoder.py").standardizedFileURL
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        run.arguments = [python, script.path, url.path, "--depth", "18", "--width", "\(config.widthMultiplier)", "--check"]
+        let out = Pipe()
+        run.standardOutput = out
+        try run.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        run.waitUntilExit()
+        XCTAssertEqual(run.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("res5") || text.contains("layer4"), text)
+    }
+}
