@@ -154,11 +154,13 @@ public struct SuiteEnvironment {
         return out
     }
 
-    public func writeReport(_ plan: Plan) throws {
+    /// Writes a suite's report. Pass one `provenance` for a batch of reports: computed per
+    /// report, the git state would count the reports already written as uncommitted changes.
+    public func writeReport(_ plan: Plan, provenance given: Provenance? = nil) throws {
         guard let report = plan.suite.report else { return }
         try FileManager.default.createDirectory(at: reports, withIntermediateDirectories: true)
         let stored = try results(plan)
-        var md = ReportWriter().render(plan: plan, results: stored, provenance: provenance())
+        var md = ReportWriter().render(plan: plan, results: stored, provenance: given ?? provenance())
         // Figures (artifacts named figure.N) are copied beside the report and embedded.
         var figures = ""
         let folder = reports.appendingPathComponent("figures")

@@ -76,7 +76,8 @@ struct AllCommand: ParsableCommand {
         try env.prepareDatasets(scale: options.scale)
         let plans = try env.allSuites().map { try env.plan($0, scale: options.scale) }
         for plan in plans { try env.run(plan, jobs: options.jobs) }
-        for plan in plans { try env.writeReport(plan) }
+        let provenance = env.provenance()
+        for plan in plans { try env.writeReport(plan, provenance: provenance) }
         try env.writeReportsIndex(plans)
     }
 }
@@ -125,7 +126,8 @@ struct ReportCommand: ParsableCommand {
         let env = try options.environment()
         let names = try suite.map { [$0] } ?? env.allSuites()
         let plans = try names.map { try env.plan($0, scale: options.scale) }
-        for plan in plans { try env.writeReport(plan) }
+        let provenance = env.provenance()
+        for plan in plans { try env.writeReport(plan, provenance: provenance) }
         if suite == nil { try env.writeReportsIndex(plans) }
     }
 }
