@@ -71,7 +71,7 @@ public enum SyntheticDatasets {
             var error: DatasetError?
         }
         let state = State()
-        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let workers = ProcessInfo.processInfo.environment["TEMPO_SYNTH_WORKERS"].flatMap(Int.init) ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             var i = w
             while i < jobs.count {
@@ -89,7 +89,10 @@ public enum SyntheticDatasets {
                     if let pattern = job.framePattern {
                         try FrameFolderWriter.write(frames, to: job.path, pattern: pattern, startNumber: 1, quality: 4)
                     } else {
-                        try VideoWriter.write(frames, to: job.path, options: EncodeOptions(fps: job.fps, quality: nil, gop: 16, threads: 1))
+                        // Lossless (quality 0): libx264's bitstream for the same frames differs between
+                        // runs here, so only lossless coding makes the decoded pixels — and every
+                        // number computed from them — reproducible.
+                        try VideoWriter.write(frames, to: job.path, options: EncodeOptions(fps: job.fps, quality: 0, gop: 16, threads: 1))
                     }
                 } catch let e as MediaError {
                     state.lock.lock(); state.error = state.error ?? .media(e); state.lock.unlock()

@@ -1,3 +1,4 @@
+import Foundation
 import CFFmpeg
 
 /// The one place where FFmpeg return codes become `MediaError`s.
@@ -35,6 +36,9 @@ enum FFmpeg {
             av_log_set_level(shim_AV_LOG_QUIET())
         }
     }()
+
+    /// Serialises encoder opening (see `VideoWriter`).
+    static let encoderOpenLock = NSLock()
 
     /// Runtime library versions; decoded pixels may change with any of them, so the clip
     /// cache keys entries on this string.

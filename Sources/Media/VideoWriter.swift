@@ -99,7 +99,13 @@ public final class VideoWriter {
         if (output.pointer.pointee.oformat.pointee.flags & shim_AVFMT_GLOBALHEADER()) != 0 {
             ctx.pointee.flags |= shim_AV_CODEC_FLAG_GLOBAL_HEADER()
         }
-        try FFmpeg.check(avcodec_open2(ctx, encoder, nil), "avcodec_open2(\(name))", file: path)
+        // Encoders opened concurrently on several threads produced different bitstreams for
+        // the same frames (measured: synthetic datasets differed between two generations),
+        // so opening is serialised.
+        FFmpeg.encoderOpenLock.lock()
+        let opened = avcodec_open2(ctx, encoder, nil)
+        FFmpeg.encoderOpenLock.unlock()
+        try FFmpeg.check(opened, "avcodec_open2(\(name))", file: path)
         try FFmpeg.check(avcodec_parameters_from_context(st.pointee.codecpar, ctx), "avcodec_parameters_from_context", file: path)
         st.pointee.time_base = ctx.pointee.time_base
         st.pointee.avg_frame_rate = rate
@@ -209,7 +215,10 @@ public enum FrameFolderWriter {
         ctx.pointee.time_base = AVRational(num: 1, den: 25)
         ctx.pointee.flags |= shim_AV_CODEC_FLAG_QSCALE()
         ctx.pointee.global_quality = shim_FF_QP2LAMBDA() * Int32(quality)
-        try FFmpeg.check(avcodec_open2(ctx, encoder, nil), "avcodec_open2(mjpeg)", file: folder)
+        FFmpeg.encoderOpenLock.lock()
+        let opened = avcodec_open2(ctx, encoder, nil)
+        FFmpeg.encoderOpenLock.unlock()
+        try FFmpeg.check(opened, "avcodec_open2(mjpeg)", file: folder)
         let frame = Frame(), packet = Packet(), scale = ScaleContext()
         let f = frame.pointer
         f.pointee.format = AV_PIX_FMT_YUVJ420P.rawValue

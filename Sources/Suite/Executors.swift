@@ -461,7 +461,7 @@ public struct AnticipateExecutor: StageExecutor {
 /// Artifacts `figure.N` are PNG strips that `bench report` copies next to the report.
 public struct ICMExecutor: StageExecutor {
     public let kind = "icm"
-    public let codeVersion = "2"
+    public let codeVersion = "3"
     public var data: DataAccess
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {

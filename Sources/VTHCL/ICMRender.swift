@@ -47,6 +47,7 @@ extension InstanceCorrespondenceMap {
             }
             return RGBImage(width: crop, height: crop, pixels: px)
         }
-        return (render(frames: images, map: map), map)
+        // Strips at least ~96 px tall per frame, whatever the crop.
+        return (render(frames: images, map: map, zoom: max(1, 96 / crop)), map)
     }
 }

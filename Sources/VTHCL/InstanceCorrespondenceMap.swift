@@ -36,6 +36,20 @@ public enum InstanceCorrespondenceMap {
     /// A strip of the clip's frames (top row) over the same frames with the map overlaid as a
     /// heat map (bottom row). `frames`: T frames of equal size; `map`: [T, H', W'], upsampled
     /// bilinearly (half-pixel centres) to each frame and scaled to [0, 1] over the whole clip.
+    /// `zoom` > 1 enlarges the finished strip (nearest neighbour) so small crops stay legible.
+    public static func render(frames: [RGBImage], map: Tensor, opacity: Float = 0.5, gap: Int = 2, zoom: Int) -> RGBImage {
+        let strip = render(frames: frames, map: map, opacity: opacity, gap: gap)
+        guard zoom > 1 else { return strip }
+        var big = RGBImage(width: strip.width * zoom, height: strip.height * zoom)
+        for y in 0..<big.height {
+            for x in 0..<big.width {
+                let s = ((y / zoom) * strip.width + x / zoom) * 3, d = (y * big.width + x) * 3
+                big.pixels[d] = strip.pixels[s]; big.pixels[d + 1] = strip.pixels[s + 1]; big.pixels[d + 2] = strip.pixels[s + 2]
+            }
+        }
+        return big
+    }
+
     public static func render(frames: [RGBImage], map: Tensor, opacity: Float = 0.5, gap: Int = 2) -> RGBImage {
         precondition(map.rank == 3 && map.shape[0] == frames.count,
                      "ICM render: \(frames.count) frames for a map of shape \(map.shape)")
