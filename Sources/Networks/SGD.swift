@@ -39,6 +39,19 @@ public final class SGD {
     }
 
     public func zeroGrad() { for (_, p) in parameters { p.zeroGrad() } }
+
+    /// The momentum buffers as checkpoint tensors, named `optim.velocity.<parameter>`.
+    public var checkpointTensors: [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: velocity.map { ("optim.velocity.\($0.key)", $0.value) })
+    }
+
+    /// Restores the momentum buffers from a checkpoint's tensors (parameters without one
+    /// start without momentum, as they would have before their first gradient).
+    public func restore(from tensors: [String: Tensor]) {
+        var restored: [String: Tensor] = [:]
+        for (name, _) in parameters { if let v = tensors["optim.velocity.\(name)"] { restored[name] = v } }
+        velocity = restored
+    }
 }
 
 /// A learning rate as a function of (fractional) epoch.

@@ -99,9 +99,7 @@ public final class EpochTrainer {
                 progress(epoch, step, steps, loss.value.scalar)
             }
             epoch += 1
-            var extra: [String: Tensor] = [:]
-            for (name, v) in optimizer.velocity { extra["optim.velocity.\(name)"] = v }
-            try Checkpoint.save(model, extra: extra, metadata: ["format": format, "epoch": "\(epoch)", "seed": "\(seed)"],
+            try Checkpoint.save(model, extra: optimizer.checkpointTensors, metadata: ["format": format, "epoch": "\(epoch)", "seed": "\(seed)"],
                                 to: checkpointURL)
         }
     }
@@ -111,17 +109,13 @@ public final class EpochTrainer {
         guard meta["format"] == format, meta["seed"] == "\(seed)", let e = meta["epoch"].flatMap(Int.init) else {
             throw CheckpointError.unexpectedTensors(path: checkpointURL.path, names: ["(not a \(format) checkpoint of this run)"])
         }
-        var velocity: [String: Tensor] = [:]
-        for (name, _) in model.namedParameters { if let v = extra["optim.velocity.\(name)"] { velocity[name] = v } }
-        optimizer.velocity = velocity
+        optimizer.restore(from: extra)
         epoch = e
     }
 
     /// A permutation of 0..<n for an epoch.
     public func order(_ n: Int, epoch: Int) -> [Int] {
         var rng = RandomGenerator(seed: seed &+ 0xE90C &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-        var order = Array(0..<n)
-        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
-        return order
+        return rng.permutation(n)
     }
 }

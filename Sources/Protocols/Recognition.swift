@@ -85,9 +85,7 @@ public final class ClassifierTrainer {
 
     func order(_ n: Int, epoch: Int) -> [Int] {
         var rng = RandomGenerator(seed: seed &+ 0xC1A5 &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-        var order = Array(0..<n)
-        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
-        return order
+        return rng.permutation(n)
     }
 
     /// Trains on `records` (labels in `record.label`) until the schedule ends.
@@ -148,9 +146,7 @@ public final class ClassifierTrainer {
     }
 
     public func saveCheckpoint() throws {
-        var extra: [String: Tensor] = [:]
-        for (name, v) in optimizer.velocity { extra["optim.velocity.\(name)"] = v }
-        try Checkpoint.save(model, extra: extra, metadata: ["format": "tempo-bench.classifier.v1", "epoch": "\(epoch)",
+        try Checkpoint.save(model, extra: optimizer.checkpointTensors, metadata: ["format": "tempo-bench.classifier.v1", "epoch": "\(epoch)",
                                                             "seed": "\(seed)"], to: checkpointURL)
     }
 
@@ -160,9 +156,7 @@ public final class ClassifierTrainer {
               let e = meta["epoch"].flatMap(Int.init) else {
             throw CheckpointError.unexpectedTensors(path: checkpointURL.path, names: ["(not a classifier checkpoint of this run)"])
         }
-        var velocity: [String: Tensor] = [:]
-        for (name, _) in model.namedParameters { if let v = extra["optim.velocity.\(name)"] { velocity[name] = v } }
-        optimizer.velocity = velocity
+        optimizer.restore(from: extra)
         epoch = e
     }
 }

@@ -55,6 +55,14 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
         return Int(next() % UInt64(bound))
     }
 
+    /// A uniformly random permutation of `0..<n` (Fisher–Yates, from the last element down),
+    /// used for every data order so that all of them shuffle the same way.
+    public mutating func permutation(_ n: Int) -> [Int] {
+        var order = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, nextInt(below: i + 1)) }
+        return order
+    }
+
     /// Derives an independent generator (for a worker or a layer) from this one.
     public mutating func split() -> RandomGenerator { RandomGenerator(seed: next()) }
 }

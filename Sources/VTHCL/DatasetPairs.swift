@@ -27,9 +27,7 @@ public struct DatasetPairs: PretrainBatchSource {
 
     func order(seed: UInt64, epoch: Int) -> [Int] {
         var rng = RandomGenerator(seed: seed &+ 0xDA7A &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-        var order = Array(0..<records.count)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
-        return order
+        return rng.permutation(records.count)
     }
 
     func sample(seed: UInt64, epoch: Int, instance: Int) throws -> PretrainSample {

@@ -158,8 +158,7 @@ public final class Pretrainer {
 
     /// Writes everything a resume needs, atomically.
     public func saveCheckpoint() throws {
-        var extra: [String: Tensor] = [:]
-        for (name, v) in optimizer.velocity { extra["optim.velocity.\(name)"] = v }
+        var extra = optimizer.checkpointTensors
         for (k, level) in config.levels.enumerated() {
             extra[Self.bankName(.slow, level)] = objective.slowBanks[k].storage
             extra[Self.bankName(.fast, level)] = objective.fastBanks[k].storage
@@ -199,9 +198,7 @@ public final class Pretrainer {
         guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
             throw PretrainError.incompatibleCheckpoint(path: path, reason: "metadata lacks epoch/step")
         }
-        var velocity: [String: Tensor] = [:]
-        for (name, _) in model.namedParameters { if let v = extra["optim.velocity.\(name)"] { velocity[name] = v } }
-        optimizer.velocity = velocity
+        optimizer.restore(from: extra)
         for (k, level) in config.levels.enumerated() {
             guard let sb = extra[Self.bankName(.slow, level)], let fb = extra[Self.bankName(.fast, level)],
                   sb.shape == objective.slowBanks[k].storage.shape, fb.shape == objective.fastBanks[k].storage.shape else {

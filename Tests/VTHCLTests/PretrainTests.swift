@@ -13,9 +13,8 @@ struct SyntheticPairs: PretrainBatchSource {
     var stepsPerEpoch: Int { instanceCount / batchSize }
 
     func batch(seed: UInt64, epoch: Int, step: Int) throws -> PretrainBatch {
-        var order = Array(0..<instanceCount)
         var rng = RandomGenerator(seed: seed &+ UInt64(epoch) &* 7919)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.nextInt(below: i + 1)) }
+        let order = rng.permutation(instanceCount)
         let ids = Array(order[(step * batchSize)..<((step + 1) * batchSize)])
         var slow: [Float] = [], fast: [Float] = []
         for id in ids {
