@@ -137,50 +137,44 @@ public struct PretrainExecutor: StageExecutor {
                             checkpointHash: fileHash(ckpt))
     }
 
-    /// kNN on frozen features: train and test videos both embedded in evaluation mode (one
-    /// centre clip each, slow encoder and head at the deepest level). Unlike the bank monitor,
-    /// gallery and queries come from the same network state and BN mode.
-    func frozenKNN(trainer: Pretrainer, train: [VideoRecord], test: [VideoRecord], provider: FrameProvider, crop: Int,
-                   classes: Int) throws -> Double {
+    /// Embeddings [videos, dim] of one centre clip per video, in evaluation mode: slow
+    /// encoder and slow head at the deepest level.
+    func embed(_ records: [VideoRecord], trainer: Pretrainer, provider: FrameProvider, crop: Int) throws -> Tensor {
         let config = trainer.config
         let level = config.levels.last!, k = config.levels.count - 1
         let builder = SampleBuilder(provider: provider, augment: .test(size: crop))
-        func embed(_ records: [VideoRecord]) throws -> Tensor {
-            var rows: [Float] = []
-            for (i, r) in records.enumerated() {
-                let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: config.slowFrames, stride: config.tau).clip
-                rows += withoutGradient {
-                    trainer.model.slowHeads[k](trainer.model.slow.features(Variable(clip), training: false)[level - 1])
-                }.value.scalars
-            }
-            return Tensor(shape: [records.count, config.embeddingDimension], scalars: rows)
+        var rows: [Float] = []
+        for (i, r) in records.enumerated() {
+            let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: config.slowFrames, stride: config.tau).clip
+            rows += withoutGradient {
+                trainer.model.slowHeads[k](trainer.model.slow.features(Variable(clip), training: false)[level - 1])
+            }.value.scalars
         }
+        return Tensor(shape: [records.count, config.embeddingDimension], scalars: rows)
+    }
+
+    /// kNN on frozen features: train and test videos both embedded in evaluation mode.
+    /// Unlike the bank monitor, gallery and queries come from the same network state and BN mode.
+    func frozenKNN(trainer: Pretrainer, train: [VideoRecord], test: [VideoRecord], provider: FrameProvider, crop: Int,
+                   classes: Int) throws -> Double {
         guard !test.isEmpty else { return 0 }
         let probe = KNNProbe(k: min(200, train.count), temperature: 0.07, classCount: classes)
-        return try probe.evaluate(train: embed(train), trainLabels: train.map { $0.label ?? 0 }, test: embed(test),
+        return try probe.evaluate(train: embed(train, trainer: trainer, provider: provider, crop: crop),
+                                  trainLabels: train.map { $0.label ?? 0 },
+                                  test: embed(test, trainer: trainer, provider: provider, crop: crop),
                                   testLabels: test.map { $0.label! }).top1.fraction
     }
 
+    /// The kNN monitor of instance discrimination: test videos (evaluation mode) against the
+    /// slow bank of the deepest level, labelled by the training videos.
     func knnMonitor(trainer: Pretrainer, train: [VideoRecord], test: [VideoRecord], provider: FrameProvider, crop: Int,
                     classes: Int) throws -> Double {
-        let config = trainer.config
-        let level = config.levels.last!
-        let k = config.levels.count - 1
-        let builder = SampleBuilder(provider: provider, augment: .test(size: crop))
-        var rows: [Float] = [], labels: [Int] = []
-        for (i, r) in test.enumerated() {
-            let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: config.slowFrames, stride: config.tau).clip
-            let e = withoutGradient {
-                trainer.model.slowHeads[k](trainer.model.slow.features(Variable(clip), training: false)[level - 1])
-            }.value
-            rows += e.scalars
-            labels.append(r.label!)
-        }
-        guard !labels.isEmpty else { return 0 }
-        let bank = trainer.objective.slowBanks[k].storage
+        guard !test.isEmpty else { return 0 }
+        let bank = trainer.objective.slowBanks[trainer.config.levels.count - 1].storage
         let probe = KNNProbe(k: min(200, train.count), temperature: 0.07, classCount: classes)
         return try probe.evaluate(train: bank, trainLabels: train.map { $0.label ?? 0 },
-                                  test: Tensor(shape: [labels.count, bank.shape[1]], scalars: rows), testLabels: labels).top1.fraction
+                                  test: embed(test, trainer: trainer, provider: provider, crop: crop),
+                                  testLabels: test.map { $0.label! }).top1.fraction
     }
 }
 
