@@ -29,11 +29,13 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate",
+                       providers: [.apt(["libdeflate-dev"])]),
 
         .target(name: "Tensors", dependencies: ["CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Networks", dependencies: ["Tensors"]),
-        .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG"]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG", "CDeflate"]),
         .target(name: "Datasets", dependencies: ["Media", "Tensors", .product(name: "Yams", package: "Yams")]),
         .target(name: "VTHCL", dependencies: ["Networks", "Datasets", "Media"]),
         .target(name: "Protocols", dependencies: ["Networks", "Datasets"]),
@@ -47,7 +49,7 @@ let package = Package(
         // Fixtures are read from the source tree (see TestSupport), not bundled.
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Tensors"]),
-        .testTarget(name: "MediaTests", dependencies: ["Media"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "CHDF5"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Media"]),
         .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Networks", "Tensors"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors"], exclude: ["Fixtures"]),

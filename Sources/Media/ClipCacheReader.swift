@@ -21,7 +21,7 @@ public final class ClipCacheReader: @unchecked Sendable {
     /// reader is serialised on one process-wide lock (samplers read from worker threads).
     static let hdf5Lock = NSRecursiveLock()
     private var lock: NSRecursiveLock { Self.hdf5Lock }
-    private var open: [String: (H5Object, [Int])] = [:]
+    private var open: [String: OpenVideo] = [:]
     /// Video ids in the cache, sorted by their HDF5 key.
     public let videoIDs: [String]
     private let keys: [String: String]
@@ -50,7 +50,15 @@ public final class ClipCacheReader: @unchecked Sendable {
         try self.init(path: cache.path)
     }
 
-    private func dataset(_ videoID: String) throws(MediaError) -> (H5Object, [Int]) {
+    /// An open entry: its dataset, shape, and frames per chunk when its chunks can be
+    /// inflated here (nil: read through HDF5's pipeline).
+    private struct OpenVideo {
+        var dataset: H5Object
+        var shape: [Int]
+        var deflateChunkFrames: Int?
+    }
+
+    private func dataset(_ videoID: String) throws(MediaError) -> OpenVideo {
         lock.lock()
         defer { lock.unlock() }
         if let d = open[videoID] { return d }
@@ -58,31 +66,62 @@ public final class ClipCacheReader: @unchecked Sendable {
             throw .invalidArgument(file: path, detail: "video '\(videoID)' is not in the cache")
         }
         let d = try videos.openDataset(key)
-        let entry = (d, try d.shape())
+        let shape = try d.shape()
+        let entry = OpenVideo(dataset: d, shape: shape,
+                              deflateChunkFrames: try d.deflateChunkFrames(frameShape: Array(shape.dropFirst())))
         open[videoID] = entry
         return entry
     }
 
     public func entry(_ videoID: String) throws(MediaError) -> CacheEntry {
         lock.lock(); defer { lock.unlock() }
-        let (d, shape) = try dataset(videoID)
-        return CacheEntry(videoID: videoID, frames: shape[0], height: shape[1], width: shape[2],
-                          fps: try d.doubleAttribute("fps") ?? 0)
+        let d = try dataset(videoID)
+        return CacheEntry(videoID: videoID, frames: d.shape[0], height: d.shape[1], width: d.shape[2],
+                          fps: try d.dataset.doubleAttribute("fps") ?? 0)
     }
 
     /// Frames `[start, start + count)` of a video: uint8, `shape == [count, H, W, 3]`, RGB.
-    /// Reads only the chunks the window touches.
+    /// Reads only the chunks the window touches. Deflate chunks are copied as stored under the
+    /// HDF5 lock and inflated outside it with libdeflate, one chunk per core (`StoredChunks`);
+    /// any other layout goes through `H5Dread`. Both give the same bytes.
     public func readClip(videoID: String, start: Int, count: Int) throws(MediaError) -> (pixels: [UInt8], shape: [Int]) {
-        lock.lock(); defer { lock.unlock() }
-        let (d, shape) = try dataset(videoID)
-        guard start >= 0, count > 0, start + count <= shape[0] else {
-            throw .invalidArgument(file: path, detail: "video '\(videoID)': frames \(start)..<\(start + count) outside 0..<\(shape[0])")
+        try readClip(videoID: videoID, start: start, count: count, direct: true)
+    }
+
+    /// `readClip`; `direct: false` reads through `H5Dread` and HDF5's own filter whatever the
+    /// layout (tests and `bench perf cache` compare the two paths).
+    public func readClip(videoID: String, start: Int, count: Int, direct: Bool) throws(MediaError) -> (pixels: [UInt8], shape: [Int]) {
+        let d = try dataset(videoID)
+        guard start >= 0, count > 0, start + count <= d.shape[0] else {
+            throw .invalidArgument(file: path, detail: "video '\(videoID)': frames \(start)..<\(start + count) outside 0..<\(d.shape[0])")
         }
-        let frameShape = Array(shape.dropFirst())
-        var pixels = [UInt8](repeating: 0, count: count * frameShape.reduce(1, *))
-        try pixels.withUnsafeMutableBufferPointer { (buf) throws(MediaError) in
-            try d.readFrames(into: buf.baseAddress!, start: start, count: count, frameShape: frameShape)
+        let frameShape = Array(d.shape.dropFirst())
+        let total = count * frameShape.reduce(1, *)
+        var failure: MediaError?
+        // Every byte is written below (each frame lies in exactly one chunk), so skip zeroing.
+        let pixels = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            do throws(MediaError) {
+                let out = UnsafeMutableRawPointer(buffer.baseAddress!)
+                lock.lock()
+                var chunks: StoredChunks?
+                do {
+                    defer { lock.unlock() }
+                    if direct, let chunkFrames = d.deflateChunkFrames {
+                        chunks = try StoredChunks.locate(d.dataset, start: start, count: count,
+                                                         chunkFrames: chunkFrames, frameShape: frameShape)
+                    }
+                    if chunks == nil {
+                        try d.dataset.readFrames(into: out, start: start, count: count, frameShape: frameShape)
+                    }
+                }
+                try chunks?.read(start: start, count: count, into: out, lock: lock, file: path, videoID: videoID)
+                initialized = total
+            } catch {
+                failure = error
+                initialized = 0
+            }
         }
+        if let failure { throw failure }
         return (pixels, [count] + frameShape)
     }
 }
@@ -126,7 +165,7 @@ extension ClipCacheReader {
         var frames = 0
         var raw: Int64 = 0
         for id in videoIDs {
-            let shape = try dataset(id).1
+            let shape = try dataset(id).shape
             frames += shape[0]
             raw += Int64(shape.reduce(1, *))
         }
@@ -159,7 +198,8 @@ extension ClipCacheReader {
         for id in videoIDs {
             report.checked += 1
             do {
-                let (d, shape) = try dataset(id)
+                let open = try dataset(id)
+                let (d, shape) = (open.dataset, open.shape)
                 guard shape.count == 4, shape[3] == 3 else {
                     report.corrupt.append([id, "shape \(shape) is not [T, H, W, 3]"])
                     continue

@@ -154,6 +154,53 @@ final class H5Object: @unchecked Sendable {
         }
     }
 
+    // MARK: stored chunks
+
+    /// Frames per chunk when this dataset's chunks may be fetched as stored and inflated by
+    /// the caller: stored type uint8, chunks of whole frames (`[n, rest...]` for a dataset
+    /// `[T, rest...]`), deflate as the only filter, and partial edge chunks filtered like the
+    /// others (HDF5's default: the last chunk is stored full-size, compressed). nil for any
+    /// other layout; `readFrames`, which runs HDF5's own pipeline, reads those.
+    func deflateChunkFrames(frameShape: [Int]) throws(MediaError) -> Int? {
+        let type = H5Object(try HDF5.check(id: H5Dget_type(id), "H5Dget_type", file: file), .datatype, file: file)
+        // Signedness matters: H5Dread would clip int8 to uint8, the stored bytes would not.
+        guard H5Tget_class(type.id) == H5T_INTEGER, H5Tget_size(type.id) == 1,
+              H5Tget_sign(type.id) == H5T_SGN_NONE else { return nil }
+        let dcpl = H5Object(try HDF5.check(id: H5Dget_create_plist(id), "H5Dget_create_plist", file: file), .plist, file: file)
+        guard H5Pget_layout(dcpl.id) == H5D_CHUNKED else { return nil }
+        let rank = frameShape.count + 1
+        var dims = [hsize_t](repeating: 0, count: rank)
+        guard H5Pget_chunk(dcpl.id, Int32(rank), &dims) == Int32(rank), dims[0] > 0,
+              dims.dropFirst().map({ Int($0) }) == frameShape else { return nil }
+        var options: UInt32 = 0
+        try HDF5.check(H5Pget_chunk_opts(dcpl.id, &options), "H5Pget_chunk_opts", file: file)
+        guard options == 0, H5Pget_nfilters(dcpl.id) == 1 else { return nil }
+        var flags: UInt32 = 0, valueCount = 0, config: UInt32 = 0
+        guard H5Pget_filter2(dcpl.id, 0, &flags, &valueCount, nil, 0, nil, &config) == H5Z_FILTER_DEFLATE else { return nil }
+        return Int(dims[0])
+    }
+
+    /// Bytes the chunk starting at frame `frame` occupies in the file (compressed); 0 when
+    /// it was never written.
+    func storedChunkSize(frame: Int, rank: Int) throws(MediaError) -> Int {
+        var offset = [hsize_t](repeating: 0, count: rank)
+        offset[0] = hsize_t(frame)
+        var bytes: hsize_t = 0
+        try HDF5.check(H5Dget_chunk_storage_size(id, &offset, &bytes), "H5Dget_chunk_storage_size", file: file)
+        return Int(bytes)
+    }
+
+    /// Copies the chunk starting at frame `frame` into `buffer` as stored, without running the
+    /// filters (`buffer` holds `storedChunkSize` bytes). Returns the chunk's filter mask: bit
+    /// `i` set means filter `i` was skipped when the chunk was written.
+    func readStoredChunk(frame: Int, rank: Int, into buffer: UnsafeMutableRawPointer) throws(MediaError) -> UInt32 {
+        var offset = [hsize_t](repeating: 0, count: rank)
+        offset[0] = hsize_t(frame)
+        var mask: UInt32 = 0
+        try HDF5.check(H5Dread_chunk(id, shim_H5P_DEFAULT(), &offset, &mask, buffer), "H5Dread_chunk", file: file)
+        return mask
+    }
+
     private func withSelection(start: Int, count: Int, frameShape: [Int],
                                _ body: (hid_t, hid_t) throws(MediaError) -> Void) throws(MediaError) {
         let fileSpace = H5Object(try HDF5.check(id: H5Dget_space(id), "H5Dget_space", file: file), .dataspace, file: file)
