@@ -39,16 +39,23 @@ public final class ClipCache: @unchecked Sendable {
     public let spec: DecodeSpec
     /// Decoder settings (threads, frame-folder rate). The folder rate is part of the key.
     public let readerOptions: ReaderOptions
-    /// Frames per HDF5 chunk: a 64-frame window touches at most 5 chunks of 16.
+    /// Frames per HDF5 chunk of new entries (chunks are `[chunkFrames, H, W, 3]`).
     public let chunkFrames: Int
-    /// zlib level of the deflate filter (0 = none). Level 1: see benchmarks/RESULTS.md.
+    /// zlib level of the deflate filter (0 = none).
     public let deflateLevel: Int
+    /// A window of W frames inflates about W + 3 frames with chunks of 4 (W + 15 with 16),
+    /// and its 17 chunks spread more evenly over the cores; smaller chunks gain little more,
+    /// and uncompressed reads are faster with 16 (benchmarks/RESULTS.md, Media).
+    public static let defaultChunkFrames = 4
+    /// Level 1: decoded video compresses 1.45× there and at most ~1.5× at any level, while
+    /// higher levels build slower.
+    public static let defaultDeflateLevel = 1
     /// Merge pending parts once they reach max(this, size of the cache file), so the
     /// copy-on-merge costs stay linear in the cache size overall.
     public var mergeThresholdBytes: Int64 = 256 << 20
 
     public init(directory: String, name: String, spec: DecodeSpec, readerOptions: ReaderOptions = .init(),
-                chunkFrames: Int = 16, deflateLevel: Int = 1) {
+                chunkFrames: Int = ClipCache.defaultChunkFrames, deflateLevel: Int = ClipCache.defaultDeflateLevel) {
         self.directory = directory
         self.name = name
         self.spec = spec

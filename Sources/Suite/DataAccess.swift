@@ -27,9 +27,12 @@ public struct DataAccess: Sendable {
     public func provider(for entry: DatasetEntry, records: [VideoRecord], progress: ProgressSink)
         throws -> (FrameProvider, bad: Set<String>) {
         let spec = (entry.decode ?? DecodeOptions()).spec
-        // Uncompressed: reads are ~75× faster than with deflate (benchmarks/RESULTS.md, Media).
+        // Uncompressed, in 16-frame chunks (uncompressed reads are fastest with those): windows
+        // read 146-177× faster than they decode, against ~6× with deflate on 2 cores, short of the
+        // ≥ 10× the cache is meant to give (benchmarks/RESULTS.md, Media).
         let cache = ClipCache(directory: cacheDirectory.path, name: entry.name, spec: spec,
-                              readerOptions: ReaderOptions(threads: 0, folderFPS: records.first?.fps ?? 30), deflateLevel: 0)
+                              readerOptions: ReaderOptions(threads: 0, folderFPS: records.first?.fps ?? 30),
+                              chunkFrames: 16, deflateLevel: 0)
         let sources = records.map { CacheSource(id: $0.id, path: $0.source) }
         var last = Date.distantPast
         let report = try cache.build(sources) { done, total, _ in

@@ -52,20 +52,24 @@ struct CacheBuild: ParsableCommand {
     var folderFps: Double = 30
 
     @Option(help: "zlib level of the deflate filter on new entries (0 = uncompressed: ~1.45x larger, far faster reads; see benchmarks/RESULTS.md).")
-    var deflate = 1
+    var deflate = ClipCache.defaultDeflateLevel
+
+    @Option(help: "Frames per HDF5 chunk of new entries (uncompressed caches read fastest with 16).")
+    var chunkFrames = ClipCache.defaultChunkFrames
 
     @Flag(help: "Print the report as JSON.")
     var json = false
 
     func validate() throws {
         guard (0...9).contains(deflate) else { throw ValidationError("--deflate must be 0...9, got \(deflate)") }
+        guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1, got \(chunkFrames)") }
     }
 
     func run() throws {
         let spec = DecodeSpec(shortSide: shortSide > 0 ? shortSide : nil, fps: fps)
         let cache = ClipCache(directory: location.cacheDir, name: name, spec: spec,
                               readerOptions: ReaderOptions(threads: threads, folderFPS: folderFps),
-                              deflateLevel: deflate)
+                              chunkFrames: chunkFrames, deflateLevel: deflate)
         let sources = try ClipCache.sources(inFolder: videos)
         let tty = isatty(2) != 0
         let report = try cache.build(sources) { done, total, id in

@@ -44,7 +44,7 @@ final class ClipCacheTests: XCTestCase {
             XCTAssertEqual((error as? MediaError)?.file, cache.path)
         }
 
-        // Chunked [16, H, W, 3], deflate, with the documented attributes.
+        // Chunked by frames, deflate, with the documented attributes.
         let file = try H5Object.openFile(cache.path)
         let d = try file.openDataset("videos/class1%2Fv1")
         XCTAssertEqual(try d.stringAttribute("video_id"), "class1/v1")
