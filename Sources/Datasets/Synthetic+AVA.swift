@@ -97,7 +97,7 @@ enum SyntheticAVA {
                         canvas.addNoise(sigma: diff.noise, rng: &local)
                         pixels.append(contentsOf: canvas.pixels)
                     }
-                    return pixels
+                    return SyntheticDatasets.Rendered(pixels: pixels)
                 }, fps: 30, framePattern: AVAAdapter.framePattern(videoID: vid)))
             }
             try SyntheticDatasets.writeText(gt, to: Dataset.join(ann, "ava_\(split)_v2.2.csv"))

@@ -53,12 +53,12 @@ public struct SyntheticConfig: Sendable, Equatable {
         case .ci:
             return SyntheticConfig(
                 width: 64, height: 48,
-                kinetics: Recognition(classes: 10, perClass: 16, extra: 4, fps: 30, seconds: 2.4...3.2),
+                kinetics: Recognition(classes: 10, perClass: 16, extra: 8, fps: 30, seconds: 2.4...3.2),
                 ucf: Recognition(classes: 8, perClass: 6, extra: 2, fps: 25, seconds: 2.8...3.6),
                 hmdb: Recognition(classes: 6, perClass: 15, extra: 0, fps: 30, seconds: 2.4...3.2),
                 avaTrainVideos: 3, avaTestVideos: 2, avaKeyframes: 8, avaActors: 3,
                 epicParticipants: 2, epicVideosPerParticipant: 2, epicSeconds: 20, epicFPS: 60,
-                difficulty: Difficulty(appearancePool: 4))
+                difficulty: Difficulty(maxDistractors: 1, appearancePool: 4, layoutVariation: 0.25))
         case .mini:
             return SyntheticConfig(
                 width: 128, height: 96,

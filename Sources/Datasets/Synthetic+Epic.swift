@@ -92,7 +92,7 @@ enum SyntheticEpic {
                         canvas.addNoise(sigma: noise, rng: &local)
                         pixels.append(contentsOf: canvas.pixels)
                     }
-                    return pixels
+                    return SyntheticDatasets.Rendered(pixels: pixels)
                 }, fps: fps, framePattern: EpicAdapter.framePattern))
             }
             _ = bgSeed.next()

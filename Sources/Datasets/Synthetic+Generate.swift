@@ -37,16 +37,31 @@ public enum SyntheticDatasets {
     public typealias Progress = @Sendable (Int, Int, String) -> Void
 
     /// One video to render and write.
+    /// What a job renders: uint8 frames `[count, H, W, 3]`, and the moving object's box per
+    /// frame for scenes that have one.
+    struct Rendered {
+        var pixels: [UInt8]
+        var boxes: [ObjectBox] = []
+    }
+
     struct Job: Sendable {
         var path: String
         /// Frames the job renders.
         var count: Int
-        /// Renders the frames, uint8 `[count, H, W, 3]`.
-        var render: @Sendable () -> [UInt8]
+        var render: @Sendable () -> Rendered
         var fps: Double
         /// JPEG frame-name pattern when writing a frame folder.
         var framePattern: String?
+        /// Where the object boxes go: a CSV file and this video's name in it.
+        var boxes: (file: String, video: String)? = nil
     }
+
+    /// Version of the rendering code; bump it whenever the same configuration would render
+    /// different pixels, so stored results on older data are not reused.
+    public static let generatorVersion = 2
+    /// Written at the top of the output folder: generator version, seed and configuration.
+    /// Suites include it in the datasets' identity.
+    public static let stampFile = "synthetic.txt"
 
     public static func generate(_ config: SyntheticConfig, out: String, seed: UInt64 = 0,
                                 progress: Progress? = nil) throws(DatasetError) -> Summary {
@@ -59,6 +74,9 @@ public enum SyntheticDatasets {
         jobs += try SyntheticAVA.write(config, out: Dataset.join(out, "ava"), rng: &aRNG)
         jobs += try SyntheticEpic.write(config, out: Dataset.join(out, "epic55"), rng: &eRNG)
         let summary = try run(jobs, width: config.width, height: config.height, progress: progress)
+        // Last, so a stamp means a complete generation.
+        try writeText(["tempo-bench synthetic datasets", "generator \(generatorVersion)", "seed \(seed)", "\(config)"],
+                      to: Dataset.join(out, stampFile))
         return Summary(out: out, videos: summary.0, frameFolders: summary.1, frames: summary.2, bytes: diskUsage(out))
     }
 
@@ -69,6 +87,8 @@ public enum SyntheticDatasets {
             var done = 0
             var frames = 0
             var error: DatasetError?
+            /// Object-box CSV rows per sidecar file and video.
+            var boxes: [String: [String: [String]]] = [:]
         }
         let state = State()
         let workers = ProcessInfo.processInfo.environment["TEMPO_SYNTH_WORKERS"].flatMap(Int.init) ?? max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -80,9 +100,15 @@ public enum SyntheticDatasets {
                 state.lock.unlock()
                 if stop { return }
                 let job = jobs[i]
-                let pixels = job.render()
+                let rendered = job.render()
                 let count = job.count
-                let frames = Frames(pixels: pixels, count: count, height: height, width: width, fps: job.fps)
+                if let sidecar = job.boxes {
+                    let rows = rendered.boxes.map {
+                        "\(TextTable.quote(sidecar.video)),\($0.frame)," + [$0.x1, $0.y1, $0.x2, $0.y2].map { String(format: "%.6f", $0) }.joined(separator: ",")
+                    }
+                    state.lock.lock(); state.boxes[sidecar.file, default: [:]][sidecar.video] = rows; state.lock.unlock()
+                }
+                let frames = Frames(pixels: rendered.pixels, count: count, height: height, width: width, fps: job.fps)
                 do {
                     try FileManager.default.createDirectory(atPath: (job.path as NSString).deletingLastPathComponent,
                                                             withIntermediateDirectories: true)
@@ -111,6 +137,9 @@ public enum SyntheticDatasets {
             }
         }
         if let e = state.error { throw e }
+        for (file, videos) in state.boxes.sorted(by: { $0.key < $1.key }) {
+            try writeText([ObjectBoxes.header] + videos.keys.sorted().flatMap { videos[$0]! }, to: file)
+        }
         let folders = jobs.filter { $0.framePattern != nil }.count
         return (jobs.count - folders, folders, state.frames)
     }
@@ -147,7 +176,8 @@ public enum SyntheticDatasets {
         return Job(path: path, count: count, render: {
             var local = seed
             var scene = MotionScene(pattern: pattern, width: w, height: h, difficulty: diff, rng: &local)
-            return scene.render(count: count, fps: fps)
+            let pixels = scene.render(count: count, fps: fps)
+            return Rendered(pixels: pixels, boxes: scene.objectBoxes)
         }, fps: fps)
     }
 
@@ -179,6 +209,7 @@ public enum SyntheticDatasets {
                     let seconds = Int((Double(job.count) / cfg.fps).rounded(.up))
                     let name = KineticsAdapter.fileName(youtubeID: id, start: start, end: start + max(1, seconds))
                     job.path = Dataset.join(Dataset.join(Dataset.join(out, split), pattern.label), name)
+                    job.boxes = (Dataset.join(Dataset.join(out, "annotations"), ObjectBoxes.fileName), "\(split)/\(pattern.label)/\(name)")
                     jobs.append(job)
                     rows[split]!.append("\(TextTable.quote(pattern.label)),\(id),\(start),\(start + max(1, seconds)),\(split),0")
                 }

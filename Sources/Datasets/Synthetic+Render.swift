@@ -30,13 +30,17 @@ struct Canvas {
     }
 
     /// Draws `shape` centred at (cx, cy) with radii (rx, ry) pixels, rotated by `angle`.
-    mutating func draw(_ look: Look, cx: Double, cy: Double, rx: Double, ry: Double, angle: Double) {
+    /// Returns the painted pixels' bounding box (inclusive pixel indices), nil when nothing
+    /// was painted.
+    @discardableResult
+    mutating func draw(_ look: Look, cx: Double, cy: Double, rx: Double, ry: Double, angle: Double) -> PixelBox? {
         let reach = max(rx, ry) * 1.45 + 1
         let x0 = max(0, Int(cx - reach)), x1 = min(width - 1, Int(cx + reach))
         let y0 = max(0, Int(cy - reach)), y1 = min(height - 1, Int(cy + reach))
-        guard x0 <= x1, y0 <= y1, rx > 0.3, ry > 0.3 else { return }
+        guard x0 <= x1, y0 <= y1, rx > 0.3, ry > 0.3 else { return nil }
         let c = cos(angle), s = sin(angle)
         let w = width
+        var box = PixelBox(x0: Int.max, y0: Int.max, x1: Int.min, y1: Int.min)
         pixels.withUnsafeMutableBufferPointer { p in
             for y in y0...y1 {
                 let fy = Double(y) + 0.5 - cy
@@ -48,9 +52,11 @@ struct Canvas {
                     let col = look.texture.second(u, v) ? look.secondary : look.primary
                     let i = (y * w + x) * 3
                     p[i] = col.0; p[i + 1] = col.1; p[i + 2] = col.2
+                    box.x0 = min(box.x0, x); box.x1 = max(box.x1, x); box.y0 = min(box.y0, y); box.y1 = max(box.y1, y)
                 }
             }
         }
+        return box.x0 <= box.x1 ? box : nil
     }
 
     /// Adds uniform noise of standard deviation `sigma` (grey levels) to every channel.
@@ -65,6 +71,22 @@ struct Canvas {
 }
 
 typealias RGB = (UInt8, UInt8, UInt8)
+
+/// Inclusive pixel bounds of what was painted.
+struct PixelBox: Equatable {
+    var x0: Int, y0: Int, x1: Int, y1: Int
+}
+
+/// Where a synthetic clip's moving object is in one frame, as fractions of the frame:
+/// `[x1, x2) × [y1, y2)` covers exactly the pixels the object painted (before distractors in
+/// front of it and noise). Written to `annotations/object_boxes.csv` for the ICM check.
+public struct ObjectBox: Sendable, Equatable {
+    public var frame: Int
+    public var x1: Double, y1: Double, x2: Double, y2: Double
+    public init(frame: Int, x1: Double, y1: Double, x2: Double, y2: Double) {
+        self.frame = frame; self.x1 = x1; self.y1 = y1; self.x2 = x2; self.y2 = y2
+    }
+}
 
 enum Shape: CaseIterable {
     case disc, square, triangle, ring, cross, diamond
@@ -263,19 +285,24 @@ public struct Difficulty: Sendable, Equatable {
     public var cameraJitter: Double
     /// Tempo range: each instance plays at a log-uniform speed factor in [1/r, r].
     public var tempoRange: Double
-    /// 0: every instance draws its own object look and background. N > 0: both come from N
-    /// shared appearances (independent of the class), so appearance cannot tell instances
-    /// apart and an instance-discrimination task has to use the motion — as in real video,
-    /// where many clips share a scene.
+    /// 0: every instance draws its own object look, background and distractor looks. N > 0:
+    /// all three come from N shared appearances each (independent of the class), so
+    /// appearance cannot tell instances apart and an instance-discrimination task has to
+    /// use the motion — as in real video, where many clips share a scene.
     public var appearancePool: Int
+    /// Spread of the per-instance layout — object size, motion amplitude and centre — as a
+    /// fraction of the full range (1). Small values leave the motion, its tempo and phase
+    /// as what tells two instances of a class apart.
+    public var layoutVariation: Double
 
     public init(maxDistractors: Int = 2, noise: Double = 6, cameraJitter: Double = 0.6, tempoRange: Double = 2,
-                appearancePool: Int = 0) {
+                appearancePool: Int = 0, layoutVariation: Double = 1) {
         self.maxDistractors = maxDistractors
         self.noise = noise
         self.cameraJitter = cameraJitter
         self.tempoRange = tempoRange
         self.appearancePool = appearancePool
+        self.layoutVariation = layoutVariation
     }
 }
 
@@ -311,27 +338,37 @@ struct MotionScene {
             look = Palette.look(&r)
             background = Background(width: width, height: height, margin: 4, rng: &r)
         }
-        radius = side * (0.11 + 0.06 * Double(r.nextUniform()))
-        amplitude = side * (0.22 + 0.08 * Double(r.nextUniform()))
-        centre = (Double(width) / 2 + side * 0.08 * Double(r.nextUniform() * 2 - 1),
-                  Double(height) / 2 + side * 0.08 * Double(r.nextUniform() * 2 - 1))
+        let v = difficulty.layoutVariation
+        radius = side * (0.14 + 0.06 * v * Double(r.nextUniform() - 0.5))
+        amplitude = side * (0.26 + 0.08 * v * Double(r.nextUniform() - 0.5))
+        centre = (Double(width) / 2 + side * 0.08 * v * Double(r.nextUniform() * 2 - 1),
+                  Double(height) / 2 + side * 0.08 * v * Double(r.nextUniform() * 2 - 1))
         mirror = r.nextInt(below: 2) == 0 ? 1 : -1
         let tempo = exp(log(difficulty.tempoRange) * Double(r.nextUniform() * 2 - 1))
         rate = pattern.baseRate * tempo
         phase0 = Double(r.nextUniform())
         baseAngle = Double(r.nextUniform() - 0.5) * 0.6
         let n = difficulty.maxDistractors > 0 ? r.nextInt(below: difficulty.maxDistractors + 1) : 0
+        let pool = difficulty.appearancePool
         distractors = (0..<n).map { _ in
             let speed = side * (0.1 + 0.3 * Double(r.nextUniform()))
             let dir = Double(r.nextUniform()) * 2 * .pi
-            return (Palette.look(&r), Double(r.nextUniform()) * Double(width), Double(r.nextUniform()) * Double(height),
+            // A distractor of its own colours would identify the instance as surely as the
+            // object's own look, so with a pool its look is shared too.
+            var shared = RandomGenerator(seed: 0xD157 &+ UInt64(pool > 0 ? r.nextInt(below: pool) : 0))
+            let look = pool > 0 ? Palette.look(&shared) : Palette.look(&r)
+            return (look, Double(r.nextUniform()) * Double(width), Double(r.nextUniform()) * Double(height),
                     speed * cos(dir), speed * sin(dir), side * (0.05 + 0.04 * Double(r.nextUniform())))
         }
         rng = r.split()
     }
 
-    /// Renders `count` frames at `fps`.
+    /// The object's box in each frame of the last `render` (fractions of the frame).
+    private(set) var objectBoxes: [ObjectBox] = []
+
+    /// Renders `count` frames at `fps` (and records `objectBoxes`).
     mutating func render(count: Int, fps: Double) -> [UInt8] {
+        objectBoxes = []
         var out: [UInt8] = []
         out.reserveCapacity(count * width * height * 3)
         var canvas = Canvas(width: width, height: height)
@@ -351,7 +388,10 @@ struct MotionScene {
                 let (x, y) = Self.bounced(d.1 + d.3 * t, d.2 + d.4 * t, width, height)
                 canvas.draw(d.0, cx: x - jx, cy: y - jy, rx: d.5, ry: d.5, angle: 0)
             }
-            canvas.draw(look, cx: cx, cy: cy, rx: radius * p.sx, ry: radius * p.sy, angle: baseAngle + mirror * p.angle)
+            if let b = canvas.draw(look, cx: cx, cy: cy, rx: radius * p.sx, ry: radius * p.sy, angle: baseAngle + mirror * p.angle) {
+                objectBoxes.append(ObjectBox(frame: i, x1: Double(b.x0) / Double(width), y1: Double(b.y0) / Double(height),
+                                             x2: Double(b.x1 + 1) / Double(width), y2: Double(b.y1 + 1) / Double(height)))
+            }
             for (k, d) in distractors.enumerated() where k % 2 == 1 {
                 let (x, y) = Self.bounced(d.1 + d.3 * t, d.2 + d.4 * t, width, height)
                 canvas.draw(d.0, cx: x - jx, cy: y - jy, rx: d.5, ry: d.5, angle: 0)

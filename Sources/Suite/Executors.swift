@@ -57,8 +57,8 @@ func fileHash(_ url: URL) -> String? { try? SHA256.hex(fileAt: url.path) }
 /// window (64), tau (8), workers.
 public struct PretrainExecutor: StageExecutor {
     public let kind = "pretrain"
-    public let codeVersion = "2"
-    public var axisParameters: Set<String> { ["backbone", "seed", "alpha", "D"] }
+    public let codeVersion = "4"
+    public var axisParameters: Set<String> { ["backbone", "seed", "alpha", "D", "projection"] }
     public var data: DataAccess
 
     func config(_ stage: PlannedStage) -> (VTHCLConfig, PretrainSchedule, crop: Int) {
@@ -67,12 +67,13 @@ public struct PretrainExecutor: StageExecutor {
         var c = VTHCLConfig()
         c.depth = depth
         c.widthMultiplier = stage.double("width", preset.widthMultiplier)
+        if stage.params["fast_width"] != nil { c.fastWidthMultiplier = stage.double("fast_width", c.widthMultiplier) }
         c.alpha = stage.int("alpha", 2)
         c.levels = VTHCLConfig.levels(forDepth: stage.int("D", 3))
         c.tau = stage.int("tau", 8)
         c.slowFrames = stage.int("window", 64) / c.tau
         c.negatives = stage.int("negatives", preset.negatives)
-        c.projection = ProjectionKind(rawValue: stage.string("projection", "mlp")) ?? .mlp
+        c.projection = ProjectionKind(rawValue: stage.string("projection", "mlp")) ?? .mlp  // validated in `run`
         c.temperature = Float(stage.double("temperature", 0.07))
         var s = PretrainSchedule(epochs: stage.int("epochs", 200), batchSize: stage.int("batch", preset.batch))
         s.baseLearningRate = Float(stage.double("lr", 0.03))
@@ -87,6 +88,10 @@ public struct PretrainExecutor: StageExecutor {
     }
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+        let projection = stage.string("projection", "mlp")
+        guard ProjectionKind(rawValue: projection) != nil else {
+            throw SuiteCommandError(message: "stage \(stage.key): unknown projection '\(projection)' (expected mlp, mlp-bn, conv or conv-bn)")
+        }
         let (config, schedule, crop) = config(stage)
         let (dataset, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let trainRecords = train.records.filter { !bad.contains($0.id) }
@@ -127,9 +132,18 @@ public struct PretrainExecutor: StageExecutor {
         // embedded by the slow encoder and head at that level (one centre clip).
         let knn = try knnMonitor(trainer: trainer, train: trainRecords, test: testRecords, provider: provider, crop: crop,
                                  classes: max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1))
-        let frozen = try frozenKNN(trainer: trainer, train: trainRecords, test: testRecords, provider: provider, crop: crop,
-                                   classes: max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1))
-        var metrics: [String: Double] = ["knn_top1": knn, "knn_frozen_top1": frozen, "epochs": Double(schedule.epochs)]
+        let classes = max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1)
+        let frozen = try frozenKNN(model: trainer.model, train: trainRecords, test: testRecords, provider: provider, crop: crop,
+                                   classes: classes)
+        // The same probe on the network as initialised (same seed, no training): the level
+        // that training has to beat.
+        let initial = Pretrainer(config: config, schedule: schedule, instances: trainRecords.count, seed: UInt64(stage.seed),
+                                 checkpointURL: ckpt).model
+        let frozenInitial = try frozenKNN(model: initial, train: trainRecords, test: testRecords, provider: provider, crop: crop,
+                                          classes: classes)
+        var metrics: [String: Double] = ["knn_top1": knn, "knn_frozen_top1": frozen.head, "knn_frozen_init_top1": frozenInitial.head,
+                                         "knn_backbone_top1": frozen.backbone, "knn_backbone_init_top1": frozenInitial.backbone,
+                                         "chance": 1 / Double(classes), "epochs": Double(schedule.epochs)]
         if let first = log.values.first?["loss"] { metrics["loss_first_epoch"] = first }
         if let last = log.values.last?["loss"] { metrics["loss_last_epoch"] = last }
         return StageOutcome(metrics: metrics, artifacts: ["checkpoint": "checkpoint.safetensors", "epochs": "epochs.json"],
@@ -137,32 +151,38 @@ public struct PretrainExecutor: StageExecutor {
                             checkpointHash: fileHash(ckpt))
     }
 
-    /// Embeddings [videos, dim] of one centre clip per video, in evaluation mode: slow
-    /// encoder and slow head at the deepest level.
-    func embed(_ records: [VideoRecord], trainer: Pretrainer, provider: FrameProvider, crop: Int) throws -> Tensor {
-        let config = trainer.config
+    /// Features of one centre clip per video, in evaluation mode, from the slow encoder:
+    /// `head` [videos, dim], the slow head's embedding at the deepest level (what the banks
+    /// hold), and `backbone` [videos, C], the encoder's global-average-pooled res5 output
+    /// (what downstream tasks start from).
+    func embed(_ records: [VideoRecord], model: VTHCLModel, provider: FrameProvider, crop: Int) throws -> (head: Tensor, backbone: Tensor) {
+        let config = model.config
         let level = config.levels.last!, k = config.levels.count - 1
         let builder = SampleBuilder(provider: provider, augment: .test(size: crop))
-        var rows: [Float] = []
+        var head: [Float] = [], backbone: [Float] = []
         for (i, r) in records.enumerated() {
             let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: config.slowFrames, stride: config.tau).clip
-            rows += withoutGradient {
-                trainer.model.slowHeads[k](trainer.model.slow.features(Variable(clip), training: false)[level - 1])
-            }.value.scalars
+            withoutGradient {
+                let features = model.slow.features(Variable(clip), training: false)
+                head += model.slowHeads[k](features[level - 1]).value.scalars
+                backbone += globalAvgPool(features[3]).value.scalars
+            }
         }
-        return Tensor(shape: [records.count, config.embeddingDimension], scalars: rows)
+        let n = records.count
+        return (Tensor(shape: [n, config.embeddingDimension], scalars: head), Tensor(shape: [n, backbone.count / max(1, n)], scalars: backbone))
     }
 
-    /// kNN on frozen features: train and test videos both embedded in evaluation mode.
-    /// Unlike the bank monitor, gallery and queries come from the same network state and BN mode.
-    func frozenKNN(trainer: Pretrainer, train: [VideoRecord], test: [VideoRecord], provider: FrameProvider, crop: Int,
-                   classes: Int) throws -> Double {
-        guard !test.isEmpty else { return 0 }
-        let probe = KNNProbe(k: min(200, train.count), temperature: 0.07, classCount: classes)
-        return try probe.evaluate(train: embed(train, trainer: trainer, provider: provider, crop: crop),
-                                  trainLabels: train.map { $0.label ?? 0 },
-                                  test: embed(test, trainer: trainer, provider: provider, crop: crop),
-                                  testLabels: test.map { $0.label! }).top1.fraction
+    /// kNN on frozen features (top-1 with the head embedding, with the pooled backbone): train
+    /// and test videos both embedded in evaluation mode. Unlike the bank monitor, gallery and
+    /// queries come from the same network state and BN mode.
+    func frozenKNN(model: VTHCLModel, train: [VideoRecord], test: [VideoRecord], provider: FrameProvider, crop: Int,
+                   classes: Int) throws -> (head: Double, backbone: Double) {
+        guard !test.isEmpty else { return (0, 0) }
+        let probe = KNNProbe(k: KNNProbe.neighbours(trainCount: train.count, classCount: classes), temperature: 0.07, classCount: classes)
+        let a = try embed(train, model: model, provider: provider, crop: crop), b = try embed(test, model: model, provider: provider, crop: crop)
+        let labels = train.map { $0.label ?? 0 }, testLabels = test.map { $0.label! }
+        return (try probe.evaluate(train: a.head, trainLabels: labels, test: b.head, testLabels: testLabels).top1.fraction,
+                try probe.evaluate(train: a.backbone, trainLabels: labels, test: b.backbone, testLabels: testLabels).top1.fraction)
     }
 
     /// The kNN monitor of instance discrimination: test videos (evaluation mode) against the
@@ -171,19 +191,22 @@ public struct PretrainExecutor: StageExecutor {
                     classes: Int) throws -> Double {
         guard !test.isEmpty else { return 0 }
         let bank = trainer.objective.slowBanks[trainer.config.levels.count - 1].storage
-        let probe = KNNProbe(k: min(200, train.count), temperature: 0.07, classCount: classes)
+        let probe = KNNProbe(k: KNNProbe.neighbours(trainCount: train.count, classCount: classes), temperature: 0.07, classCount: classes)
         return try probe.evaluate(train: bank, trainLabels: train.map { $0.label ?? 0 },
-                                  test: embed(test, trainer: trainer, provider: provider, crop: crop),
+                                  test: embed(test, model: trainer.model, provider: provider, crop: crop).head,
                                   testLabels: test.map { $0.label! }).top1.fraction
     }
 }
 
 /// Training augmentation: `standard` (SPEC §1: random resized crop area 0.2–1, flip, colour
-/// jitter 0.4 with p 0.8, grayscale 0.2) or `light` (crop area 0.6–1 and flip only).
+/// jitter 0.4 with p 0.8, grayscale 0.2), `light` (crop area 0.6–1 and flip only) or `none`
+/// (the largest square crop, nothing else: a diagnostic of the optimisation alone).
 func augmentation(_ stage: PlannedStage, crop: Int) -> AugmentConfig {
     var a = AugmentConfig(size: crop)
-    if stage.string("augment", "standard") == "light" {
-        a.area = 0.6...1; a.jitterProbability = 0; a.grayscale = 0
+    switch stage.string("augment", "standard") {
+    case "light": a.area = 0.6...1; a.jitterProbability = 0; a.grayscale = 0
+    case "none": a.area = 1...1; a.aspect = 1...1; a.flip = 0; a.jitterProbability = 0; a.grayscale = 0
+    default: break
     }
     return a
 }
@@ -455,32 +478,71 @@ public struct AnticipateExecutor: StageExecutor {
 /// Artifacts `figure.N` are PNG strips that `bench report` copies next to the report.
 public struct ICMExecutor: StageExecutor {
     public let kind = "icm"
-    public let codeVersion = "3"
+    public let codeVersion = "4"
     public var data: DataAccess
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
         guard let input = context.inputs.first, input.kind == "pretrain", let rel = input.artifacts["checkpoint"] else {
-            throw SuiteCommandError(message: "stage \(stage.key) needs a pretrain stage (with projection: conv) as its input")
+            throw SuiteCommandError(message: "stage \(stage.key) needs a pretrain stage (with projection: conv or conv-bn) as its input")
         }
         let (model, meta) = try Pretrainer.loadModel(context.store.directory(input.identity).appendingPathComponent(rel))
-        guard model.config.projection == .conv else {
-            throw SuiteCommandError(message: "stage \(stage.key): its pretrain input used \(model.config.projection.rawValue) heads; ICM needs projection: conv")
+        guard model.config.projection.isPerPosition else {
+            throw SuiteCommandError(message: "stage \(stage.key): its pretrain input used \(model.config.projection.rawValue) heads; ICM needs projection: conv or conv-bn")
         }
         let crop = meta["crop"].flatMap(Int.init) ?? stage.int("crop", 32)
         let entry = try data.entry(try requireDataset(stage))
         let test = try Dataset.load(entry, split: .test)
+        // Synthetic sets say where the moving object is; real ones have no such file.
+        let boxesFile = URL(fileURLWithPath: entry.root).appendingPathComponent("annotations").appendingPathComponent(ObjectBoxes.fileName).path
+        let boxes = FileManager.default.fileExists(atPath: boxesFile) ? try ObjectBoxes.load(boxesFile) : nil
         var artifacts: [String: String] = [:]
         var spread = 0.0
-        for (i, record) in test.records.prefix(stage.int("videos", 4)).enumerated() {
-            let (image, map) = try InstanceCorrespondenceMap.render(model: model, video: record.source, start: 0, crop: crop)
-            let name = "icm-\(i).png"
-            try PNG.write(image, to: context.workDirectory.appendingPathComponent(name))
-            artifacts["figure.\(i)"] = name
-            spread += Double((map.scalars.max() ?? 0) - (map.scalars.min() ?? 0))
-            context.progress.log("icm     \(record.id) → \(name)")
+        var ratios: [Double] = [], objectDensity = 0.0, backgroundDensity = 0.0
+        // Figures for the first `videos`; the object-mass score over `mass_videos` (when boxes exist).
+        let figures = stage.int("videos", 4)
+        let scored = boxes == nil ? figures : max(figures, stage.int("mass_videos", 40))
+        for (i, record) in test.records.prefix(scored).enumerated() {
+            let r = try InstanceCorrespondenceMap.analyse(model: model, video: record.source, start: 0, crop: crop)
+            var line = "icm     \(record.id)"
+            if i < figures {
+                let name = "icm-\(i).png"
+                try PNG.write(r.image, to: context.workDirectory.appendingPathComponent(name))
+                artifacts["figure.\(i)"] = name
+                spread += Double((r.map.scalars.max() ?? 0) - (r.map.scalars.min() ?? 0))
+                line += " → \(name)"
+            }
+            if let boxes {
+                let key = Self.relativePath(record.source, root: entry.root)
+                guard let own = boxes[key] else {
+                    throw SuiteCommandError(message: "\(boxesFile): no object boxes for \(key)")
+                }
+                let byFrame = Dictionary(own.map { ($0.frame, $0) }, uniquingKeysWith: { (a: ObjectBox, _: ObjectBox) in a })
+                let perFrame = r.slowFrames.map { t in byFrame[t].map { r.cropBox($0, crop: crop) } }
+                if let mass = InstanceCorrespondenceMap.objectMass(map: r.map, width: crop, height: crop, boxes: perFrame) {
+                    ratios.append(mass.ratio)
+                    objectDensity += mass.objectDensity; backgroundDensity += mass.backgroundDensity
+                    line += String(format: ", map mass on the object %.2f× the background", mass.ratio)
+                }
+            }
+            if i < figures || i % 10 == 0 { context.progress.log(line) }
         }
-        return StageOutcome(metrics: ["map_range_mean": spread / Double(max(1, artifacts.count))], artifacts: artifacts,
+        var metrics = ["map_range_mean": spread / Double(max(1, artifacts.count))]
+        if !ratios.isEmpty {
+            let n = Double(ratios.count)
+            metrics["object_mass_ratio"] = ratios.reduce(0, +) / n
+            metrics["object_mass_ratio_min"] = ratios.min()!
+            metrics["object_density"] = objectDensity / n
+            metrics["background_density"] = backgroundDensity / n
+            metrics["mass_videos"] = n
+        }
+        return StageOutcome(metrics: metrics, artifacts: artifacts,
                             counts: ["videos": artifacts.count], checkpointHash: fileHash(context.store.directory(input.identity).appendingPathComponent(rel)))
+    }
+
+    /// `path` below `root` ("train/x/y.mp4"), as the object-box file names videos.
+    static func relativePath(_ path: String, root: String) -> String {
+        let p = URL(fileURLWithPath: path).standardizedFileURL.path, r = URL(fileURLWithPath: root).standardizedFileURL.path
+        return p.hasPrefix(r + "/") ? String(p.dropFirst(r.count + 1)) : p
     }
 }
 
@@ -492,7 +554,7 @@ public struct ICMExecutor: StageExecutor {
 /// lr (0.1).
 public struct ProbeExecutor: StageExecutor {
     public let kind = "probe"
-    public let codeVersion = "1"
+    public let codeVersion = "2"
     public var data: DataAccess
 
     public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
@@ -514,7 +576,7 @@ public struct ProbeExecutor: StageExecutor {
         }
         let fTrain = try features(trainRecords), fTest = try features(testRecords)
         let yTrain = trainRecords.map { $0.label! }, yTest = testRecords.map { $0.label! }
-        let knn = try KNNProbe(k: min(stage.int("k", 200), trainRecords.count), temperature: 0.07, classCount: classes)
+        let knn = try KNNProbe(k: KNNProbe.neighbours(trainCount: trainRecords.count, classCount: classes, requested: stage.int("k", 200)), temperature: 0.07, classCount: classes)
             .evaluate(train: fTrain, trainLabels: yTrain, test: fTest, testLabels: yTest)
         // Linear probe: a softmax classifier on standardised features, full-batch SGD.
         let d = fTrain.shape[1]

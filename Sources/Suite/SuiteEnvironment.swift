@@ -56,6 +56,15 @@ public struct SuiteEnvironment {
         for path in files {
             text += "\n" + path + "=" + Self.contentHash(path)
         }
+        // Synthetic videos change with the generator while their annotation files may not:
+        // the generator's stamp (version and configuration) in the root or a folder above it
+        // makes regenerated data a new identity.
+        var folder = URL(fileURLWithPath: entry.root).standardizedFileURL
+        for _ in 0..<4 {
+            let stamp = folder.appendingPathComponent(SyntheticDatasets.stampFile).path
+            if FileManager.default.fileExists(atPath: stamp) { text += "\nsynthetic=" + Self.contentHash(stamp); break }
+            folder.deleteLastPathComponent()
+        }
         return SHA256Text.hex(text)
     }
 
@@ -213,12 +222,15 @@ public struct SuiteEnvironment {
             out += "## [\(plan.suite.title)](\(plan.suite.report?.file ?? ""))\n\n"
             out += "\(stored.count) of \(plan.stages.count) stages finished.\n\n"
             for claim in plan.suite.claims {
-                let a = mean(plan, claim.metric, claim.better, stored), b = mean(plan, claim.metric, claim.than, stored)
+                let other = claim.thanMetric ?? claim.metric
+                let a = mean(plan, claim.metric, claim.better, stored), b = mean(plan, other, claim.than, stored)
                 let percent = plan.suite.report?.percent ?? true
                 func f(_ x: Double) -> String { String(format: "%.1f", percent ? x * 100 : x) }
                 if let a, let b {
                     let verdict = a.0 > b.0 ? "**holds**" : "**does not hold**"
-                    out += "- \(claim.text): \(verdict) at this scale (\(f(a.0)) vs \(f(b.0)), \(claim.metric.stage).\(claim.metric.metric)).\n"
+                    let names = other == claim.metric ? "\(claim.metric.stage).\(claim.metric.metric)"
+                        : "\(claim.metric.stage).\(claim.metric.metric) vs \(other.stage).\(other.metric)"
+                    out += "- \(claim.text): \(verdict) at this scale (\(f(a.0)) vs \(f(b.0)), \(names)).\n"
                 } else {
                     out += "- \(claim.text): not measured (stages not finished).\n"
                 }

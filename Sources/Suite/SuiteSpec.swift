@@ -88,12 +88,16 @@ public struct SuiteSpec: Sendable {
     }
 
     /// A conclusion of the paper, checked against stored results: the mean of `metric`
-    /// over cells matching `better` exceeds its mean over cells matching `than`.
+    /// over cells matching `better` exceeds the mean of `thanMetric` (default: `metric`) over
+    /// cells matching `than`. An omitted filter matches every cell, so
+    /// `{metric: icm.object_density, than_metric: icm.background_density}` compares two
+    /// metrics of the same stages.
     public struct Claim: Sendable {
         public var text: String
         public var metric: MetricRef
         public var better: [String: [String]]
         public var than: [String: [String]]
+        public var thanMetric: MetricRef? = nil
     }
 
     public struct NotReproducible: Sendable {
@@ -287,16 +291,22 @@ extension SuiteSpec {
         let claimNodes: [Node] = try top["claims"].map { try r.list($0, "claims") } ?? []
         for (i, node) in claimNodes.enumerated() {
             let key = "claims[\(i)]"
-            let m = try r.mapping(node, key, allowed: ["text", "metric", "better", "than"], required: ["text", "metric", "better", "than"])
-            let text = try r.string(m["metric"]!, "\(key).metric")
-            guard let dot = text.firstIndex(of: "."), stages.contains(where: { $0.id == String(text[..<dot]) }) else {
-                throw r.fail(m["metric"], "\(key).metric", "'\(text)' must be <stage id>.<metric> with a stage of this suite")
+            let m = try r.mapping(node, key, allowed: ["text", "metric", "better", "than", "than_metric"], required: ["text", "metric"])
+            func metricRef(_ field: String) throws -> MetricRef {
+                let text = try r.string(m[field]!, "\(key).\(field)")
+                guard let dot = text.firstIndex(of: "."), stages.contains(where: { $0.id == String(text[..<dot]) }) else {
+                    throw r.fail(m[field], "\(key).\(field)", "'\(text)' must be <stage id>.<metric> with a stage of this suite")
+                }
+                return MetricRef(stage: String(text[..<dot]), metric: String(text[text.index(after: dot)...]))
             }
-            let better = try r.filter(m["better"]!, "\(key).better"), than = try r.filter(m["than"]!, "\(key).than")
+            guard m["than"] != nil || m["than_metric"] != nil else {
+                throw r.fail(node, key, "a claim needs `than` (cells to compare with) or `than_metric` (a metric to compare with)")
+            }
+            let better = try m["better"].map { try r.filter($0, "\(key).better") } ?? [:]
+            let than = try m["than"].map { try r.filter($0, "\(key).than") } ?? [:]
             try checkFilter(better, node, "\(key).better"); try checkFilter(than, node, "\(key).than")
-            claims.append(Claim(text: try r.string(m["text"]!, "\(key).text"),
-                                metric: MetricRef(stage: String(text[..<dot]), metric: String(text[text.index(after: dot)...])),
-                                better: better, than: than))
+            claims.append(Claim(text: try r.string(m["text"]!, "\(key).text"), metric: try metricRef("metric"),
+                                better: better, than: than, thanMetric: try m["than_metric"].map { _ in try metricRef("than_metric") }))
         }
 
         let bytes = (try? Data(contentsOf: url)) ?? Data()

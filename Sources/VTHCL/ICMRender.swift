@@ -17,6 +17,31 @@ extension InstanceCorrespondenceMap {
     ///
     /// - Returns: the strip image and the map [T, H', W'].
     public static func render(model: VTHCLModel, video: String, start: Double = 0, crop: Int, level: Int? = nil) throws -> (RGBImage, Tensor) {
+        let r = try analyse(model: model, video: video, start: start, crop: crop, level: level)
+        return (r.image, r.map)
+    }
+
+    /// A rendered map and the geometry needed to compare it with annotations.
+    public struct Rendering {
+        public var image: RGBImage
+        /// [T, H', W'], one slice per slow frame.
+        public var map: Tensor
+        /// The decoded frames' size (short side = crop) and the square crop taken from them.
+        public var frameWidth: Int, frameHeight: Int
+        public var cropRect: CropRect
+        /// The slow frames' indices in the decoded window (frame 0 = `start`).
+        public var slowFrames: [Int]
+
+        /// A box given in fractions of the video frame, in pixels of the `crop × crop` clip.
+        public func cropBox(_ b: ObjectBox, crop: Int) -> (x1: Double, y1: Double, x2: Double, y2: Double) {
+            let sx = Double(crop) / cropRect.width, sy = Double(crop) / cropRect.height
+            return ((b.x1 * Double(frameWidth) - cropRect.x) * sx, (b.y1 * Double(frameHeight) - cropRect.y) * sy,
+                    (b.x2 * Double(frameWidth) - cropRect.x) * sx, (b.y2 * Double(frameHeight) - cropRect.y) * sy)
+        }
+    }
+
+    /// ``render(model:video:start:crop:level:)`` with the crop geometry and frame indices.
+    public static func analyse(model: VTHCLModel, video: String, start: Double = 0, crop: Int, level: Int? = nil) throws -> Rendering {
         let c = model.config
         let window = c.slowFrames * c.tau
         let reader = try VideoReader(path: video)
@@ -48,6 +73,7 @@ extension InstanceCorrespondenceMap {
             return RGBImage(width: crop, height: crop, pixels: px)
         }
         // Strips at least ~96 px tall per frame, whatever the crop.
-        return (render(frames: images, map: map, zoom: max(1, 96 / crop)), map)
+        return Rendering(image: render(frames: images, map: map, zoom: max(1, 96 / crop)), map: map,
+                         frameWidth: padded.width, frameHeight: padded.height, cropRect: params.crop, slowFrames: slowIndices)
     }
 }

@@ -61,16 +61,10 @@ public enum InstanceCorrespondenceMap {
         var strip = RGBImage(width: frames.count * (w + gap) - gap, height: 2 * h + gap, fill: 255)
         for (t, frame) in frames.enumerated() {
             let x0 = t * (w + gap)
+            let up = upsampled(map, frame: t, width: w, height: h)
             for y in 0..<h {
-                // Bilinear sample of the map at this pixel's centre.
-                let fy = max(0, min(Float(mh - 1), (Float(y) + 0.5) * Float(mh) / Float(h) - 0.5))
-                let y0 = Int(fy), y1 = min(mh - 1, y0 + 1), wy = fy - Float(y0)
                 for x in 0..<w {
-                    let fx = max(0, min(Float(mw - 1), (Float(x) + 0.5) * Float(mw) / Float(w) - 0.5))
-                    let xa = Int(fx), xb = min(mw - 1, xa + 1), wx = fx - Float(xa)
-                    func m(_ yy: Int, _ xx: Int) -> Float { map.scalars[(t * mh + yy) * mw + xx] }
-                    let v = (1 - wy) * ((1 - wx) * m(y0, xa) + wx * m(y0, xb)) + wy * ((1 - wx) * m(y1, xa) + wx * m(y1, xb))
-                    let heat = jet((v - lo) / span)
+                    let heat = jet((up[y * w + x] - lo) / span)
                     let src = (y * w + x) * 3
                     let top = (y * strip.width + x0 + x) * 3
                     let bottom = ((y + h + gap) * strip.width + x0 + x) * 3
@@ -83,6 +77,63 @@ public enum InstanceCorrespondenceMap {
             }
         }
         return strip
+    }
+
+    /// Frame `t` of `map` [T, H', W'] bilinearly upsampled to `height × width` (half-pixel
+    /// centres, edges clamped): what the strip shows. Row-major `[height, width]`.
+    public static func upsampled(_ map: Tensor, frame t: Int, width w: Int, height h: Int) -> [Float] {
+        let mh = map.shape[1], mw = map.shape[2]
+        var out = [Float](repeating: 0, count: w * h)
+        map.scalars.withUnsafeBufferPointer { m in
+            let base = t * mh * mw
+            for y in 0..<h {
+                let fy = max(0, min(Float(mh - 1), (Float(y) + 0.5) * Float(mh) / Float(h) - 0.5))
+                let y0 = Int(fy), y1 = min(mh - 1, y0 + 1), wy = fy - Float(y0)
+                for x in 0..<w {
+                    let fx = max(0, min(Float(mw - 1), (Float(x) + 0.5) * Float(mw) / Float(w) - 0.5))
+                    let xa = Int(fx), xb = min(mw - 1, xa + 1), wx = fx - Float(xa)
+                    let top = (1 - wx) * m[base + y0 * mw + xa] + wx * m[base + y0 * mw + xb]
+                    let bottom = (1 - wx) * m[base + y1 * mw + xa] + wx * m[base + y1 * mw + xb]
+                    out[y * w + x] = (1 - wy) * top + wy * bottom
+                }
+            }
+        }
+        return out
+    }
+
+    /// Where a map's mass lies relative to a known object: `objectDensity` and
+    /// `backgroundDensity` are the mean of the map — upsampled to the frames and scaled to
+    /// [0, 1] over the clip, exactly as the strip colours it — over pixels whose centres lie
+    /// inside / outside the object's box, pooled over the frames that have a box.
+    /// `ratio` = object / background: above 1 when the map singles out the object.
+    public struct ObjectMass: Sendable, Equatable {
+        public var objectDensity: Double
+        public var backgroundDensity: Double
+        public var ratio: Double { objectDensity / max(backgroundDensity, 1e-12) }
+    }
+
+    /// `map` [T, H', W'] over frames of `width × height` pixels; `boxes[t]`: the object's box
+    /// `(x1, y1, x2, y2)` in those pixels for frame t, nil where it is not visible. Nil when
+    /// no frame has both object and background pixels.
+    public static func objectMass(map: Tensor, width: Int, height: Int,
+                                  boxes: [(x1: Double, y1: Double, x2: Double, y2: Double)?]) -> ObjectMass? {
+        precondition(map.rank == 3 && boxes.count == map.shape[0], "ICM object mass: \(boxes.count) boxes for a map of shape \(map.shape)")
+        let lo = map.scalars.min() ?? 0, span = max((map.scalars.max() ?? 1) - lo, 1e-12)
+        var inside = 0.0, outside = 0.0, nIn = 0, nOut = 0
+        for (t, box) in boxes.enumerated() {
+            guard let b = box else { continue }
+            let up = upsampled(map, frame: t, width: width, height: height)
+            for y in 0..<height {
+                let cy = Double(y) + 0.5
+                for x in 0..<width {
+                    let cx = Double(x) + 0.5
+                    let v = Double((up[y * width + x] - lo) / span)
+                    if cx >= b.x1 && cx < b.x2 && cy >= b.y1 && cy < b.y2 { inside += v; nIn += 1 } else { outside += v; nOut += 1 }
+                }
+            }
+        }
+        guard nIn > 0, nOut > 0 else { return nil }
+        return ObjectMass(objectDensity: inside / Double(nIn), backgroundDensity: outside / Double(nOut))
     }
 
     /// The "jet" colour map: 0 → dark blue, 0.5 → green/yellow, 1 → dark red (0…255 per channel).

@@ -36,7 +36,7 @@ extension VTHCLModel {
     public static func forwardMACs(config: VTHCLConfig, crop: Int) -> Double {
         var total = 0.0
         for pathway in [Pathway.slow, .fast] {
-            let net = ResNet3DConfig.slowFast(depth: config.depth, pathway: pathway, widthMultiplier: config.widthMultiplier)
+            let net = ResNet3DConfig.slowFast(depth: config.depth, pathway: pathway, widthMultiplier: config.width(pathway))
             let frames = pathway == .slow ? config.slowFrames : config.fastFrames
             total += net.forwardMACs(input: [1, 3, frames, crop, crop])
         }

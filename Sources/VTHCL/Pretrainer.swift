@@ -117,7 +117,7 @@ public final class Pretrainer {
         optimizer.zeroGrad()
         let (es, ef) = model.embed(slowClips: Variable(batch.slow), fastClips: Variable(batch.fast), training: true)
         var rng = RandomGenerator(seed: Self.stepSeed(seed, epoch, step))
-        let negatives = objective.sampleNegatives(batch: batch.instances.count, rng: &rng)
+        let negatives = objective.sampleNegatives(for: batch.instances, rng: &rng)
         let (total, lf, ls) = objective.loss(slow: es, fast: ef, instances: batch.instances, negatives: negatives)
         total.backward()
         optimizer.step()

@@ -6,6 +6,10 @@ public struct VTHCLConfig: Sendable, Codable, Equatable {
     /// 18 or 50.
     public var depth: Int = 18
     public var widthMultiplier: Double = 1
+    /// The fast pathway's own width multiplier (nil: `widthMultiplier`). Small scales keep
+    /// the fast pathway at full width: at ¼ width its β = 1/8 channels would be 2…16, too
+    /// few to carry the other tempo's view of an instance.
+    public var fastWidthMultiplier: Double? = nil
     /// Fast clip stride is τ/α: the fast encoder sees α times more frames.
     public var alpha: Int = 2
     /// Slow clip: `slowFrames` frames at stride `tau` over a `tau·slowFrames` window.
@@ -23,6 +27,8 @@ public struct VTHCLConfig: Sendable, Codable, Equatable {
     public init() {}
 
     public var fastFrames: Int { slowFrames * alpha }
+    /// The width multiplier of `pathway`.
+    public func width(_ pathway: Pathway) -> Double { pathway == .fast ? fastWidthMultiplier ?? widthMultiplier : widthMultiplier }
     /// Depth of the hierarchy D = |K|.
     public var hierarchyDepth: Int { levels.count }
     public var levelWeights: [Float] { lambdas ?? [Float](repeating: 1, count: levels.count) }
@@ -46,7 +52,7 @@ public final class VTHCLModel: Layer {
                      "levels must be stage indices in 1…4 (res2…res5), got \(config.levels)")
         self.config = config
         let slow = ResNet3D(.slowFast(depth: config.depth, pathway: .slow, widthMultiplier: config.widthMultiplier), rng: &rng)
-        let fast = ResNet3D(.slowFast(depth: config.depth, pathway: .fast, widthMultiplier: config.widthMultiplier), rng: &rng)
+        let fast = ResNet3D(.slowFast(depth: config.depth, pathway: .fast, widthMultiplier: config.width(.fast)), rng: &rng)
         var slowHeads: [ProjectionHead] = [], fastHeads: [ProjectionHead] = []
         for level in config.levels {
             slowHeads.append(ProjectionHead(kind: config.projection, inChannels: slow.config.stageOutputs[level - 1],
@@ -63,8 +69,8 @@ public final class VTHCLModel: Layer {
     public func embed(slowClips: Variable, fastClips: Variable, training: Bool) -> (slow: [Variable], fast: [Variable]) {
         let s = slow.features(slowClips, training: training)
         let f = fast.features(fastClips, training: training)
-        let slowEmb = zip(config.levels, slowHeads).map { level, head in head(s[level - 1]) }
-        let fastEmb = zip(config.levels, fastHeads).map { level, head in head(f[level - 1]) }
+        let slowEmb = zip(config.levels, slowHeads).map { level, head in head(s[level - 1], training: training) }
+        let fastEmb = zip(config.levels, fastHeads).map { level, head in head(f[level - 1], training: training) }
         return (slowEmb, fastEmb)
     }
 
@@ -80,7 +86,12 @@ public final class VTHCLModel: Layer {
     }
 
     public var namedBuffers: [(String, Variable)] {
-        scoped("slow", slow.namedBuffers) + scoped("fast", fast.namedBuffers)
+        var items = scoped("slow", slow.namedBuffers) + scoped("fast", fast.namedBuffers)
+        for (level, (hs, hf)) in zip(config.levels, zip(slowHeads, fastHeads)) {
+            items += scoped("head.slow.\(Self.levelName(level))", hs.namedBuffers)
+            items += scoped("head.fast.\(Self.levelName(level))", hf.namedBuffers)
+        }
+        return items
     }
 }
 
@@ -104,13 +115,28 @@ public struct VTHCLObjective: Sendable, Equatable {
 
     public var instances: Int { slowBanks[0].count }
 
-    /// Negatives per query: N, capped at the number of instances (small scales).
-    public var negativesPerQuery: Int { min(config.negatives, instances) }
+    /// Negatives per query: N, capped at the number of other instances (small scales).
+    public var negativesPerQuery: Int { min(config.negatives, max(1, instances - 1)) }
 
-    /// Draws B·N negative indices uniformly with replacement (one draw shared by both
-    /// directions and every level).
-    public func sampleNegatives(batch: Int, rng: inout RandomGenerator) -> [Int] {
-        (0..<(batch * negativesPerQuery)).map { _ in rng.nextInt(below: instances) }
+    /// Draws N negative indices per query, uniformly with replacement from the *other*
+    /// instances (one draw shared by both directions and every level), row-major [B, N].
+    ///
+    /// Why exclude the query's own row: a drawn copy of the positive scores exactly as the
+    /// positive does, so each copy adds ln 2, ln 3, … to the loss whatever the network
+    /// learns. With 1.28M instances that never matters; with the 160 of the ci set a query
+    /// draws its own row about once among 160 negatives.
+    public func sampleNegatives(for batch: [Int], rng: inout RandomGenerator) -> [Int] {
+        let n = negativesPerQuery, count = instances
+        var out = [Int]()
+        out.reserveCapacity(batch.count * n)
+        for own in batch {
+            for _ in 0..<n {
+                guard count > 1 else { out.append(own); continue }
+                let j = rng.nextInt(below: count - 1)
+                out.append(j >= own ? j + 1 : j)
+            }
+        }
+        return out
     }
 
     /// Per-level losses and their weighted total. Uses the banks as they are (before this

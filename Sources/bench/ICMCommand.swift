@@ -9,7 +9,7 @@ struct ICMCommand: ParsableCommand {
         abstract: "Render an Instance Correspondence Map (paper Fig. 3–4) as a PNG strip.",
         discussion: """
         The checkpoint must come from VTHCL pretraining with 1×1×1-conv projection heads \
-        (projection: conv). The slow clip's frames form the top row; the bottom row overlays the \
+        (projection: conv or conv-bn). The slow clip's frames form the top row; the bottom row overlays the \
         cosine between the fast clip's embedding and φ of every slow position (res5 by default).
         """)
 
@@ -27,8 +27,8 @@ struct ICMCommand: ParsableCommand {
 
     func run() throws {
         let (model, meta) = try Pretrainer.loadModel(URL(fileURLWithPath: checkpoint))
-        guard model.config.projection == .conv else {
-            throw ValidationError("\(checkpoint): trained with \(model.config.projection.rawValue) projection heads; the map needs 1×1×1-conv heads (projection: conv)")
+        guard model.config.projection.isPerPosition else {
+            throw ValidationError("\(checkpoint): trained with \(model.config.projection.rawValue) projection heads; the map needs 1×1×1-conv heads (projection: conv or conv-bn)")
         }
         let crop = size ?? meta["crop"].flatMap(Int.init) ?? 112
         let (image, map) = try InstanceCorrespondenceMap.render(model: model, video: video, start: start, crop: crop)

@@ -40,7 +40,7 @@ struct PerfPretrain: ParsableCommand {
                 let seconds = medianSeconds(repeats: repeats) {
                     sgd.zeroGrad()
                     let (es, ef) = model.embed(slowClips: slow, fastClips: fast, training: true)
-                    let negatives = objective.sampleNegatives(batch: b, rng: &rng)
+                    let negatives = objective.sampleNegatives(for: Array(0..<b), rng: &rng)
                     let loss = objective.loss(slow: es, fast: ef, instances: ids, negatives: negatives).total
                     loss.backward()
                     sgd.step()

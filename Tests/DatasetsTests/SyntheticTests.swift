@@ -1,4 +1,5 @@
 import Media
+import Tensors
 import XCTest
 @testable import Datasets
 
@@ -57,5 +58,54 @@ final class SyntheticTests: XCTestCase {
             if x != FileManager.default.contents(atPath: c + "/" + f) { differs += 1 }
         }
         XCTAssertGreaterThan(differs, files.count / 2, "another seed should change most annotation files")
+    }
+}
+
+final class ObjectBoxTests: XCTestCase {
+    /// The box `draw` reports is exactly the bounds of the pixels it painted.
+    func testDrawReportsThePaintedBounds() {
+        var rng = RandomGenerator(seed: 5)
+        for _ in 0..<20 {
+            var canvas = Canvas(width: 40, height: 30)
+            var look = Palette.look(&rng)
+            look.primary = (255, 1, 1); look.secondary = (1, 255, 1)
+            let cx = Double(rng.nextUniform()) * 50 - 5, cy = Double(rng.nextUniform()) * 40 - 5
+            let box = canvas.draw(look, cx: cx, cy: cy, rx: 3 + Double(rng.nextUniform()) * 5, ry: 3 + Double(rng.nextUniform()) * 5,
+                                  angle: Double(rng.nextUniform()) * 3)
+            var painted: PixelBox?
+            for y in 0..<30 {
+                for x in 0..<40 where canvas.pixels[(y * 40 + x) * 3] != 0 || canvas.pixels[(y * 40 + x) * 3 + 1] != 0 {
+                    painted = PixelBox(x0: min(painted?.x0 ?? x, x), y0: min(painted?.y0 ?? y, y),
+                                       x1: max(painted?.x1 ?? x, x), y1: max(painted?.y1 ?? y, y))
+                }
+            }
+            XCTAssertEqual(box, painted)
+        }
+    }
+
+    /// The Kinetics-format set gets one box per decoded frame of every video, inside the frame.
+    func testGeneratorWritesObjectBoxesThatCoverTheObject() throws {
+        let dir = try TestSupport.tempDir(self)
+        var config = SyntheticConfig.tiny
+        config.difficulty = Difficulty(maxDistractors: 0, noise: 0, cameraJitter: 0)
+        _ = try SyntheticDatasets.generate(config, out: dir, seed: 9)
+        let boxes = try ObjectBoxes.load(dir + "/kinetics400/annotations/" + ObjectBoxes.fileName)
+        var entry = DatasetEntry(name: "k", format: .kinetics400, root: dir + "/kinetics400")
+        entry.train = dir + "/kinetics400/annotations/train.csv"; entry.test = dir + "/kinetics400/annotations/val.csv"
+        let train = try Dataset.load(entry, split: .train)
+        XCTAssertEqual(boxes.count, 9)  // 3 classes × (2 train + 1 val)
+        for record in train.records {
+            let key = String(record.source.dropFirst(dir.count + "/kinetics400/".count))
+            let own = try XCTUnwrap(boxes[key], key)
+            let frames = try VideoReader(path: record.source).read()
+            XCTAssertEqual(own.map(\.frame), Array(0..<frames.count), key)
+            for b in own { XCTAssert(0 <= b.x1 && b.x1 < b.x2 && b.x2 <= 1 && 0 <= b.y1 && b.y1 < b.y2 && b.y2 <= 1) }
+        }
+        // Malformed rows name the file and line.
+        let bad = dir + "/bad.csv"
+        try (ObjectBoxes.header + "\nv.mp4,0,0.1,0.2,0.05,0.3\n").write(toFile: bad, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ObjectBoxes.load(bad)) { error in
+            XCTAssertTrue("\(error)".contains("bad.csv") && "\(error)".contains("2"), "\(error)")
+        }
     }
 }

@@ -47,6 +47,14 @@ final class KNNProbeTests: XCTestCase {
         XCTAssertEqual(accuracy.top5.correct, 2)
     }
 
+    /// k is capped at a class's worth of gallery items, never below 1.
+    func testNeighbourCountCap() {
+        XCTAssertEqual(KNNProbe.neighbours(trainCount: 160, classCount: 10), 16)
+        XCTAssertEqual(KNNProbe.neighbours(trainCount: 240_000, classCount: 400), 200)
+        XCTAssertEqual(KNNProbe.neighbours(trainCount: 5, classCount: 10), 1)
+        XCTAssertEqual(KNNProbe.neighbours(trainCount: 160, classCount: 10, requested: 5), 5)
+    }
+
     func testTopIndicesPreferLowerIndexOnTies() {
         XCTAssertEqual(KNNProbe.topIndices([0.5, 0.9, 0.5, 0.9, 0.1][...], count: 3), [1, 3, 0])
         XCTAssertEqual(KNNProbe.topIndices([3, 1, 2][...], count: 5), [0, 2, 1])

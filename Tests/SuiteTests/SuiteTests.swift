@@ -193,6 +193,31 @@ final class SuiteTests: XCTestCase {
         XCTAssertTrue(md.contains("| git commit | `abc` |"), md)
     }
 
+    /// Claims compare cells (`better`/`than`) or two metrics of the same cells
+    /// (`than_metric`); one with neither is an error naming the file and line.
+    func testClaimsCompareCellsOrMetrics() throws {
+        let text = suiteText + """
+
+        claims:
+          - {text: "VTHCL beats random", metric: ucf.acc, better: {init: vthcl}, than: {init: random}}
+          - {text: "above chance", metric: ucf.acc, than_metric: ucf.chance}
+        """
+        let suite = try SuiteSpec.load(write(text))
+        XCTAssertEqual(suite.claims.count, 2)
+        XCTAssertNil(suite.claims[0].thanMetric)
+        XCTAssertEqual(suite.claims[0].than, ["init": ["random"]])
+        XCTAssertEqual(suite.claims[1].thanMetric, SuiteSpec.MetricRef(stage: "ucf", metric: "chance"))
+        XCTAssertEqual(suite.claims[1].better, [:])
+        let bad = suiteText + """
+
+        claims:
+          - {text: "incomplete", metric: ucf.acc}
+        """
+        XCTAssertThrowsError(try SuiteSpec.load(write(bad, "bad.yaml"))) { error in
+            XCTAssertTrue("\(error)".contains("bad.yaml") && "\(error)".contains("than_metric"), "\(error)")
+        }
+    }
+
     func testBaselineCheckFailsOnPerturbation() throws {
         let suite = try SuiteSpec.load(write(suiteText))
         let (reg, _, _) = registry()

@@ -67,8 +67,11 @@ final class ObjectiveTests: XCTestCase {
         let fast = Variable(Tensor.randomNormal([2, 3, 4, 32, 32], using: &rng))
         let (es, ef) = model.embed(slowClips: slow, fastClips: fast, training: true)
         XCTAssertEqual(es.count, 3)
-        let negatives = objective.sampleNegatives(batch: 2, rng: &rng)
+        let negatives = objective.sampleNegatives(for: [3, 7], rng: &rng)
         XCTAssertEqual(negatives.count, 2 * 8)
+        XCTAssertFalse(negatives[0..<8].contains(3) || negatives[8..<16].contains(7), "a query's own row is not its negative")
+        let drawn = (0..<20).flatMap { _ in objective.sampleNegatives(for: [0], rng: &rng) }
+        XCTAssertEqual(Set(drawn), Set(1..<10), "the other nine instances are all drawn")
         let (total, lf, ls) = objective.loss(slow: es, fast: ef, instances: [3, 7], negatives: negatives)
         let sum = zip(lf, ls).map { $0.value.scalar + $1.value.scalar }.reduce(0, +)
         XCTAssertEqual(total.value.scalar, sum, accuracy: 1e-4)
@@ -83,6 +86,54 @@ final class ObjectiveTests: XCTestCase {
             let g = model.namedParameters.first { $0.0 == name }!.1.grad!
             XCTAssertGreaterThan(g.scalars.map(abs).max()!, 0, "\(name) gradient is all zeros")
         }
+    }
+
+    /// Batch-normalised heads: gradients reach fc1, the first BN and fc2; the second BN has
+    /// no trained parameters; each batch's embeddings are centred before normalisation, so
+    /// their mean is far smaller than with the paper's head; both BNs' running statistics
+    /// are checkpoint buffers and survive a save/load.
+    func testBatchNormalisedHeads() throws {
+        var rng = RandomGenerator(seed: 6)
+        var config = tinyConfig(levels: [4])
+        config.projection = .mlpBN
+        let model = VTHCLModel(config, rng: &rng)
+        let names = model.namedParameters.map(\.0).filter { $0.hasPrefix("head.slow.res5") }
+        XCTAssertEqual(names, ["head.slow.res5.fc1.weight", "head.slow.res5.fc1.bias", "head.slow.res5.bn1.weight",
+                               "head.slow.res5.bn1.bias", "head.slow.res5.fc2.weight", "head.slow.res5.fc2.bias"])
+        let buffers = model.namedBuffers.map(\.0).filter { $0.hasPrefix("head.") }
+        XCTAssertEqual(buffers.count, 2 * 2 * 2, "running mean and variance of two BNs in two heads")
+        let objective = VTHCLObjective(config: config, instances: 10, rng: &rng)
+        let slow = Variable(Tensor.randomNormal([4, 3, 2, 32, 32], using: &rng))
+        let fast = Variable(Tensor.randomNormal([4, 3, 4, 32, 32], using: &rng))
+        let (es, ef) = model.embed(slowClips: slow, fastClips: fast, training: true)
+        let (total, _, _) = objective.loss(slow: es, fast: ef, instances: [0, 1, 2, 3],
+                                           negatives: objective.sampleNegatives(for: [0, 1, 2, 3], rng: &rng))
+        total.backward()
+        for name in ["head.slow.res5.fc1.weight", "head.slow.res5.bn1.weight", "head.fast.res5.fc2.weight"] {
+            let g = try XCTUnwrap(model.namedParameters.first { $0.0 == name }?.1.grad, name)
+            XCTAssertGreaterThan(g.scalars.map(abs).max()!, 0, name)
+        }
+        func meanNorm(_ e: Tensor) -> Float {
+            let d = e.shape[1]
+            let mean = (0..<d).map { j in (0..<e.shape[0]).map { e.scalars[$0 * d + j] }.reduce(0, +) / Float(e.shape[0]) }
+            return mean.map { $0 * $0 }.reduce(0, +).squareRoot()
+        }
+        var plainConfig = config
+        plainConfig.projection = .mlp
+        var rng2 = RandomGenerator(seed: 6)
+        let plain = VTHCLModel(plainConfig, rng: &rng2)
+        let plainEmbedding = withoutGradient { plain.embed(slowClips: slow, fastClips: fast, training: true).slow[0] }.value
+        XCTAssertLessThan(meanNorm(es[0].value), 0.5 * meanNorm(plainEmbedding))
+        // Running statistics round-trip through a checkpoint.
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("bn-head-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Checkpoint.save(model, to: url)
+        var rng3 = RandomGenerator(seed: 99)
+        let restored = VTHCLModel(config, rng: &rng3)
+        try Checkpoint.load(into: restored, from: url)
+        let key = "head.fast.res5.bn2.running_mean"
+        XCTAssertEqual(restored.namedBuffers.first { $0.0 == key }!.1.value, model.namedBuffers.first { $0.0 == key }!.1.value)
+        XCTAssertNotEqual(model.namedBuffers.first { $0.0 == key }!.1.value.scalars.map(abs).max()!, 0)
     }
 
     func testHierarchyDepthLevels() {
