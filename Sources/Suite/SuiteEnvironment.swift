@@ -238,6 +238,27 @@ public struct SuiteEnvironment {
             if !plan.suite.claims.isEmpty { out += "\n" }
         }
         try out.write(to: reports.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+        try pruneFigures()
+    }
+
+    /// Removes files of `reports/figures` that no report links to any more (figures are named
+    /// by stage identity, so a changed stage leaves its old figures behind). Runs with the
+    /// index, i.e. only once every suite's report has been rewritten.
+    func pruneFigures() throws {
+        let folder = reports.appendingPathComponent("figures")
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: folder.path) else { return }
+        var linked = Set<String>()
+        for md in try fm.contentsOfDirectory(atPath: reports.path) where md.hasSuffix(".md") {
+            let text = try String(contentsOf: reports.appendingPathComponent(md), encoding: .utf8)
+            for part in text.components(separatedBy: "](figures/").dropFirst() {
+                if let end = part.firstIndex(of: ")") { linked.insert(String(part[..<end])) }
+            }
+        }
+        for name in names where !linked.contains(name) {
+            try fm.removeItem(at: folder.appendingPathComponent(name))
+            progress.log("removed reports/figures/\(name) (no report links to it)")
+        }
     }
 }
 

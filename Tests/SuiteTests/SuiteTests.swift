@@ -218,6 +218,22 @@ final class SuiteTests: XCTestCase {
         }
     }
 
+    /// Figures no report links to any more are removed; linked ones stay.
+    func testUnlinkedFiguresArePruned() throws {
+        let reports = dir.appendingPathComponent("reports"), figures = reports.appendingPathComponent("figures")
+        try FileManager.default.createDirectory(at: figures, withIntermediateDirectories: true)
+        try "![ICM](figures/icm-new-0.png)\n".write(to: reports.appendingPathComponent("figure4.md"), atomically: true, encoding: .utf8)
+        for name in ["icm-new-0.png", "icm-old-0.png"] {
+            try Data([1]).write(to: figures.appendingPathComponent(name))
+        }
+        let (reg, _, _) = registry()
+        let env = try SuiteEnvironment(suitesDirectory: dir, manifest: dir.appendingPathComponent("datasets.yaml"),
+                                       store: dir.appendingPathComponent("runs"), reports: reports,
+                                       progress: ProgressSink(quiet: true), scale: .ci, executors: reg)
+        try env.pruneFigures()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: figures.path), ["icm-new-0.png"])
+    }
+
     func testBaselineCheckFailsOnPerturbation() throws {
         let suite = try SuiteSpec.load(write(suiteText))
         let (reg, _, _) = registry()
