@@ -39,6 +39,10 @@ extension ClipCache {
     /// skipped; the report lists them and the caller decides the exit status. Errors of the
     /// cache itself (disk full, say) stop the build; finished entries survive either way.
     public func build(_ sources: [CacheSource], progress: CacheProgress? = nil) throws(MediaError) -> BuildReport {
+        // The HDF5 library here is not thread-safe: a build shares the readers' process-wide
+        // lock, so a stage filling one cache never overlaps another stage's reads (`--jobs`).
+        ClipCacheReader.hdf5Lock.lock()
+        defer { ClipCacheReader.hdf5Lock.unlock() }
         try makeFolders()
         var report = BuildReport()
         var index = try loadIndex()
