@@ -58,7 +58,7 @@ public struct SyntheticConfig: Sendable, Equatable {
                 hmdb: Recognition(classes: 6, perClass: 15, extra: 0, fps: 30, seconds: 2.4...3.2),
                 avaTrainVideos: 3, avaTestVideos: 2, avaKeyframes: 8, avaActors: 3,
                 epicParticipants: 2, epicVideosPerParticipant: 2, epicSeconds: 20, epicFPS: 60,
-                difficulty: Difficulty(maxDistractors: 1, appearancePool: 4, layoutVariation: 0.25))
+                difficulty: Difficulty(maxDistractors: 1, appearancePool: 4, layoutVariation: 0.25, backgroundPool: 1))
         case .mini:
             return SyntheticConfig(
                 width: 128, height: 96,

@@ -58,7 +58,7 @@ public enum SyntheticDatasets {
 
     /// Version of the rendering code; bump it whenever the same configuration would render
     /// different pixels, so stored results on older data are not reused.
-    public static let generatorVersion = 2
+    public static let generatorVersion = 3
     /// Written at the top of the output folder: generator version, seed and configuration.
     /// Suites include it in the datasets' identity.
     public static let stampFile = "synthetic.txt"

@@ -294,15 +294,21 @@ public struct Difficulty: Sendable, Equatable {
     /// fraction of the full range (1). Small values leave the motion, its tempo and phase
     /// as what tells two instances of a class apart.
     public var layoutVariation: Double
+    /// N > 0: backgrounds come from their own pool of N scenes, drawn independently of the
+    /// object's look (nil: the background goes with the look). With one shared scene, what
+    /// tells instances apart is on the object — its look, its motion — as with a fixed
+    /// camera, so a map of where an instance is recognised can point at the object.
+    public var backgroundPool: Int?
 
     public init(maxDistractors: Int = 2, noise: Double = 6, cameraJitter: Double = 0.6, tempoRange: Double = 2,
-                appearancePool: Int = 0, layoutVariation: Double = 1) {
+                appearancePool: Int = 0, layoutVariation: Double = 1, backgroundPool: Int? = nil) {
         self.maxDistractors = maxDistractors
         self.noise = noise
         self.cameraJitter = cameraJitter
         self.tempoRange = tempoRange
         self.appearancePool = appearancePool
         self.layoutVariation = layoutVariation
+        self.backgroundPool = backgroundPool
     }
 }
 
@@ -333,7 +339,12 @@ struct MotionScene {
         if difficulty.appearancePool > 0 {
             var shared = RandomGenerator(seed: 0xA11CE &+ UInt64(r.nextInt(below: difficulty.appearancePool)))
             look = Palette.look(&shared)
-            background = Background(width: width, height: height, margin: 4, rng: &shared)
+            if let scenes = difficulty.backgroundPool, scenes > 0 {
+                var scene = RandomGenerator(seed: 0xBAC6 &+ UInt64(r.nextInt(below: scenes)))
+                background = Background(width: width, height: height, margin: 4, rng: &scene)
+            } else {
+                background = Background(width: width, height: height, margin: 4, rng: &shared)
+            }
         } else {
             look = Palette.look(&r)
             background = Background(width: width, height: height, margin: 4, rng: &r)

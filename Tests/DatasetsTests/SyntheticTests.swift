@@ -83,6 +83,23 @@ final class ObjectBoxTests: XCTestCase {
         }
     }
 
+    /// With a background pool of one, every clip shows the same scene wherever the object is
+    /// not, while object looks still differ across the appearance pool.
+    func testBackgroundPoolSharesTheScene() {
+        let difficulty = Difficulty(maxDistractors: 0, noise: 0, cameraJitter: 0, appearancePool: 4, layoutVariation: 0,
+                                    backgroundPool: 1)
+        var rng = RandomGenerator(seed: 3)
+        var corners = Set<[UInt8]>(), looks = Set<String>()
+        for pattern in MotionPattern.allCases.prefix(8) {
+            var scene = MotionScene(pattern: pattern, width: 48, height: 36, difficulty: difficulty, rng: &rng)
+            let px = scene.render(count: 1, fps: 25)
+            corners.insert(Array(px[0..<(4 * 3)]))  // the first pixels of the top row: background
+            looks.insert("\(scene.look.primary)")
+        }
+        XCTAssertEqual(corners.count, 1, "one shared background")
+        XCTAssertGreaterThan(looks.count, 1, "object looks still vary")
+    }
+
     /// The Kinetics-format set gets one box per decoded frame of every video, inside the frame.
     func testGeneratorWritesObjectBoxesThatCoverTheObject() throws {
         let dir = try TestSupport.tempDir(self)
