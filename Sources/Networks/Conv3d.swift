@@ -36,17 +36,19 @@ public final class Conv3d: Layer {
 /// Batch normalisation over channels (axis 1) with running statistics for evaluation.
 public final class BatchNorm: Layer {
     public let channels: Int, momentum: Float, epsilon: Float
+    /// Whether scale and shift are trained parameters (otherwise constant 1 and 0).
+    public let affine: Bool
     public var weight: Variable
     public var bias: Variable
     public var runningMean: Variable
     public var runningVariance: Variable
 
     /// `zeroInit` starts the scale at 0 (the last BN of a residual block), so each block
-    /// begins as the identity.
-    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, zeroInit: Bool = false) {
-        self.channels = channels; self.momentum = momentum; self.epsilon = epsilon
-        weight = Variable(Tensor(repeating: zeroInit ? 0 : 1, shape: [channels]), requiresGrad: true)
-        bias = Variable(Tensor.zeros([channels]), requiresGrad: true)
+    /// begins as the identity. `affine: false` keeps scale 1 and shift 0, untrained.
+    public init(_ channels: Int, momentum: Float = 0.1, epsilon: Float = 1e-5, zeroInit: Bool = false, affine: Bool = true) {
+        self.channels = channels; self.momentum = momentum; self.epsilon = epsilon; self.affine = affine
+        weight = Variable(Tensor(repeating: zeroInit ? 0 : 1, shape: [channels]), requiresGrad: affine)
+        bias = Variable(Tensor.zeros([channels]), requiresGrad: affine)
         runningMean = Variable(Tensor.zeros([channels]))
         runningVariance = Variable(Tensor.ones([channels]))
     }
@@ -57,7 +59,7 @@ public final class BatchNorm: Layer {
                   momentum: momentum, epsilon: epsilon)
     }
 
-    public var namedParameters: [(String, Variable)] { [("weight", weight), ("bias", bias)] }
+    public var namedParameters: [(String, Variable)] { affine ? [("weight", weight), ("bias", bias)] : [] }
     public var namedBuffers: [(String, Variable)] { [("running_mean", runningMean), ("running_var", runningVariance)] }
 }
 

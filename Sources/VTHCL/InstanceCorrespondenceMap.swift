@@ -57,7 +57,6 @@ public enum InstanceCorrespondenceMap {
         precondition(frames.allSatisfy { $0.width == w && $0.height == h }, "ICM render: frames differ in size")
         let lo = map.scalars.min() ?? 0, hi = map.scalars.max() ?? 1
         let span = max(hi - lo, 1e-12)
-        let mh = map.shape[1], mw = map.shape[2]
         var strip = RGBImage(width: frames.count * (w + gap) - gap, height: 2 * h + gap, fill: 255)
         for (t, frame) in frames.enumerated() {
             let x0 = t * (w + gap)

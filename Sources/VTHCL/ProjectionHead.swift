@@ -29,13 +29,13 @@ public final class ProjectionHead: Layer {
     public let inChannels: Int, dimension: Int
     let fc1: Linear?, fc2: Linear?
     let conv1: Conv3d?, conv2: Conv3d?
-    /// Batch norms of the `-bn` kinds; `bn2` keeps scale 1 and shift 0 (not trained).
+    /// Batch norms of the `-bn` kinds; `bn2` is not affine (scale 1, shift 0).
     let bn1: BatchNorm?, bn2: BatchNorm?
 
     public init(kind: ProjectionKind, inChannels: Int, dimension: Int = 128, rng: inout RandomGenerator) {
         self.kind = kind; self.inChannels = inChannels; self.dimension = dimension
         bn1 = kind.hasBatchNorm ? BatchNorm(inChannels) : nil
-        bn2 = kind.hasBatchNorm ? BatchNorm(dimension) : nil
+        bn2 = kind.hasBatchNorm ? BatchNorm(dimension, affine: false) : nil
         if kind.isPerPosition {
             conv1 = Conv3d(inChannels, inChannels, kernel: Size3(all: 1), bias: true, rng: &rng)
             conv2 = Conv3d(inChannels, dimension, kernel: Size3(all: 1), bias: true, rng: &rng)
