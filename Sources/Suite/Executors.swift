@@ -53,11 +53,13 @@ func fileHash(_ url: URL) -> String? { try? SHA256.hex(fileAt: url.path) }
 /// test split (labels are used for monitoring only).
 ///
 /// Parameters: epochs, batch, crop, width, negatives, lr (at batch 256), alpha (axis or
-/// param), D (axis or param: 1 = res5, 2 = res4+res5, 3 = res3–res5), projection (mlp|conv),
-/// window (64), tau (8), workers.
+/// param), D (axis or param: 1 = res5, 2 = res4+res5, 3 = res3–res5), projection
+/// (mlp | mlp-bn | conv | conv-bn, axis or param), fast_width (the fast pathway's width
+/// multiplier; default: width), temperature, augment (standard | light | none), knn_every
+/// (epochs between kNN monitors; 1), window (64), tau (8), workers.
 public struct PretrainExecutor: StageExecutor {
     public let kind = "pretrain"
-    public let codeVersion = "4"
+    public let codeVersion = "5"
     public var axisParameters: Set<String> { ["backbone", "seed", "alpha", "D", "projection"] }
     public var data: DataAccess
 
@@ -116,7 +118,7 @@ public struct PretrainExecutor: StageExecutor {
         }, epochEnd: { epoch, trainer in
             var row: [String: Double] = ["epoch": Double(epoch), "loss": sum / Double(max(1, count))]
             // The kNN monitor every `knn_every` epochs (and after the last).
-            let every = stage.int("knn_every", 5)
+            let every = stage.int("knn_every", 1)
             if every > 0 && ((epoch + 1) % every == 0 || epoch + 1 == schedule.epochs) {
                 row["knn_top1"] = try knnMonitor(trainer: trainer, train: trainRecords, test: testRecords, provider: provider, crop: crop,
                                                  classes: max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1))
