@@ -98,6 +98,7 @@ public struct PretrainExecutor: StageExecutor {
         let (dataset, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let trainRecords = train.records.filter { !bad.contains($0.id) }
         let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
+        let classes = max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1)
         let builder = SampleBuilder(provider: provider, augment: augmentation(stage, crop: crop))
         let source = DatasetPairs(records: trainRecords, builder: builder, batchSize: schedule.batchSize,
                                   window: config.slowFrames * config.tau, tau: config.tau, alpha: config.alpha,
@@ -121,7 +122,7 @@ public struct PretrainExecutor: StageExecutor {
             let every = stage.int("knn_every", 1)
             if every > 0 && ((epoch + 1) % every == 0 || epoch + 1 == schedule.epochs) {
                 row["knn_top1"] = try knnMonitor(trainer: trainer, train: trainRecords, test: testRecords, provider: provider, crop: crop,
-                                                 classes: max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1))
+                                                 classes: classes)
                 context.progress.log("monitor \(stage.key) epoch \(epoch + 1): loss \(String(format: "%.3f", row["loss"]!)), kNN top-1 \(String(format: "%.3f", row["knn_top1"]!))")
             }
             for (i, level) in config.levels.enumerated() { row["loss.res\(level + 1)"] = levelSums[i] / Double(max(1, count)) }
@@ -133,8 +134,7 @@ public struct PretrainExecutor: StageExecutor {
         // kNN monitor: the slow bank of the deepest level (train) against test videos
         // embedded by the slow encoder and head at that level (one centre clip).
         let knn = try knnMonitor(trainer: trainer, train: trainRecords, test: testRecords, provider: provider, crop: crop,
-                                 classes: max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1))
-        let classes = max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1)
+                                 classes: classes)
         let frozen = try frozenKNN(model: trainer.model, train: trainRecords, test: testRecords, provider: provider, crop: crop,
                                    classes: classes)
         // The same probe on the network as initialised (same seed, no training): the level
