@@ -139,9 +139,7 @@ public struct PretrainExecutor: StageExecutor {
                                    classes: classes)
         // The same probe on the network as initialised (same seed, no training): the level
         // that training has to beat.
-        let initial = Pretrainer(config: config, schedule: schedule, instances: trainRecords.count, seed: UInt64(stage.seed),
-                                 checkpointURL: ckpt).model
-        let frozenInitial = try frozenKNN(model: initial, train: trainRecords, test: testRecords, provider: provider, crop: crop,
+        let frozenInitial = try frozenKNN(model: Pretrainer.initialModel(config, seed: UInt64(stage.seed)), train: trainRecords, test: testRecords, provider: provider, crop: crop,
                                           classes: classes)
         var metrics: [String: Double] = ["knn_top1": knn, "knn_frozen_top1": frozen.head, "knn_frozen_init_top1": frozenInitial.head,
                                          "knn_backbone_top1": frozen.backbone, "knn_backbone_init_top1": frozenInitial.backbone,

@@ -95,13 +95,20 @@ public final class Pretrainer {
     public init(config: VTHCLConfig, schedule: PretrainSchedule, instances: Int, seed: UInt64, checkpointURL: URL) {
         self.config = config; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL
         var rng = RandomGenerator(seed: seed)
-        model = VTHCLModel(config, rng: &rng)
+        model = VTHCLModel(config, rng: &rng)  // first from the seed's generator: see `initialModel`
         objective = VTHCLObjective(config: config, instances: instances, rng: &rng)
         optimizer = SGD(parameters: model.namedParameters, learningRate: schedule.learningRate,
                         momentum: schedule.momentum, weightDecay: schedule.weightDecay)
     }
 
     public var isFinished: Bool { epoch >= schedule.epochs }
+
+    /// The model a run with `seed` starts from, without banks or optimiser (the untrained
+    /// baseline of the kNN probes): `init` draws it first from the seed's generator.
+    public static func initialModel(_ config: VTHCLConfig, seed: UInt64) -> VTHCLModel {
+        var rng = RandomGenerator(seed: seed)
+        return VTHCLModel(config, rng: &rng)
+    }
 
     /// The seed of one step's random choices: a pure function of (seed, epoch, step).
     public static func stepSeed(_ seed: UInt64, _ epoch: Int, _ step: Int) -> UInt64 {

@@ -76,22 +76,17 @@ public final class VTHCLModel: Layer {
 
     static func levelName(_ stage: Int) -> String { "res\(stage + 1)" }
 
-    public var namedParameters: [(String, Variable)] {
-        var items = scoped("slow", slow.namedParameters) + scoped("fast", fast.namedParameters)
-        for (level, (hs, hf)) in zip(config.levels, zip(slowHeads, fastHeads)) {
-            items += scoped("head.slow.\(Self.levelName(level))", hs.namedParameters)
-            items += scoped("head.fast.\(Self.levelName(level))", hf.namedParameters)
-        }
-        return items
-    }
+    public var namedParameters: [(String, Variable)] { named { $0.namedParameters } }
+    public var namedBuffers: [(String, Variable)] { named { $0.namedBuffers } }
 
-    public var namedBuffers: [(String, Variable)] {
-        var items = scoped("slow", slow.namedBuffers) + scoped("fast", fast.namedBuffers)
+    /// `items` of both encoders and every head under this model's naming scheme.
+    private func named(_ items: (Layer) -> [(String, Variable)]) -> [(String, Variable)] {
+        var all = scoped("slow", items(slow)) + scoped("fast", items(fast))
         for (level, (hs, hf)) in zip(config.levels, zip(slowHeads, fastHeads)) {
-            items += scoped("head.slow.\(Self.levelName(level))", hs.namedBuffers)
-            items += scoped("head.fast.\(Self.levelName(level))", hf.namedBuffers)
+            all += scoped("head.slow.\(Self.levelName(level))", items(hs))
+            all += scoped("head.fast.\(Self.levelName(level))", items(hf))
         }
-        return items
+        return all
     }
 }
 

@@ -164,3 +164,16 @@ final class PyTorchInteropTests: XCTestCase {
         XCTAssertTrue(text.contains("res5") || text.contains("layer4"), text)
     }
 }
+
+final class InitialModelTests: XCTestCase {
+    /// `initialModel` is exactly the model a fresh run starts from.
+    func testInitialModelMatchesAFreshRun() {
+        var config = VTHCLConfig()
+        config.widthMultiplier = 0.125; config.slowFrames = 2; config.embeddingDimension = 8; config.projection = .mlpBN
+        let run = Pretrainer(config: config, schedule: PretrainSchedule(epochs: 1, batchSize: 2), instances: 4, seed: 11,
+                             checkpointURL: FileManager.default.temporaryDirectory.appendingPathComponent("unused.safetensors"))
+        let initial = Pretrainer.initialModel(config, seed: 11)
+        XCTAssertEqual(initial.namedState.map(\.0), run.model.namedState.map(\.0))
+        for ((name, a), (_, b)) in zip(initial.namedState, run.model.namedState) { XCTAssertEqual(a.value, b.value, name) }
+    }
+}
