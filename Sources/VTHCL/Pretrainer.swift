@@ -170,8 +170,12 @@ public final class Pretrainer {
             extra[Self.bankName(.slow, level)] = objective.slowBanks[k].storage
             extra[Self.bankName(.fast, level)] = objective.fastBanks[k].storage
         }
-        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        let scheduleJSON = String(decoding: try JSONEncoder().encode(schedule), as: UTF8.self)
+        // Sorted keys: Swift's key order changes from process to process, and the checkpoint's
+        // bytes (hashed into result.json) must not.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let configJSON = String(decoding: try encoder.encode(config), as: UTF8.self)
+        let scheduleJSON = String(decoding: try encoder.encode(schedule), as: UTF8.self)
         try Checkpoint.save(model, extra: extra, metadata: extraMetadata.merging([
             "format": "tempo-bench.vthcl.v1", "epoch": "\(epoch)", "step": "\(step)", "seed": "\(seed)",
             "config": configJSON, "schedule": scheduleJSON,
