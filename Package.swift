@@ -32,7 +32,10 @@ let package = Package(
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate",
                        providers: [.apt(["libdeflate-dev"])]),
 
-        .target(name: "Tensors", dependencies: ["CBLAS"],
+        // Direct convolution kernels (AVX-512, chosen at run time); -O3 also in debug builds
+        // so that tests run them at speed.
+        .target(name: "CConvKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CConvKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Networks", dependencies: ["Tensors"]),
         .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG", "CDeflate"]),

@@ -54,17 +54,27 @@ public struct Conv3DTuning: Sendable {
     /// The backward pass's blocks are larger: its weight-gradient SGEMM reduces over them.
     public var backwardChunkFloats: Int
 
-    public init(forwardChunkFloats: Int, backwardChunkFloats: Int) {
+    /// Use the direct AVX-512 kernels (`DirectConv3D`) where the shape and CPU allow;
+    /// `false` forces im2col + SGEMM everywhere.
+    public var direct: Bool
+
+    public init(forwardChunkFloats: Int, backwardChunkFloats: Int, direct: Bool = true) {
         precondition(forwardChunkFloats > 0 && backwardChunkFloats > 0, "conv3d block sizes must be positive")
         self.forwardChunkFloats = forwardChunkFloats
         self.backwardChunkFloats = backwardChunkFloats
+        self.direct = direct
     }
 
+    /// `TEMPO_CONV_DIRECT=0` turns the direct kernels off.
     public static let `default`: Conv3DTuning = {
         let env = ProcessInfo.processInfo.environment
         return Conv3DTuning(forwardChunkFloats: env["TEMPO_CONV_CHUNK"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? (1 << 18),
-                            backwardChunkFloats: env["TEMPO_CONV_CHUNK_BWD"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? (1 << 20))
+                            backwardChunkFloats: env["TEMPO_CONV_CHUNK_BWD"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? (1 << 20),
+                            direct: env["TEMPO_CONV_DIRECT"] != "0")
     }()
+
+    /// Whether the direct kernels exist on this CPU.
+    public static var directKernelsAvailable: Bool { DirectConv3D.available }
 }
 
 // MARK: - Column construction (vol2col / col2vol)
@@ -215,6 +225,11 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
                            kernel: Size3(weight.shape[2], weight.shape[3], weight.shape[4]),
                            stride: stride, padding: padding, dilation: dilation)
     if let bias { precondition(shape: bias.shape, equals: [g.outChannels], "conv3d bias") }
+    if tuning.direct && DirectConv3D.forwardApplies(g) {
+        var y = DirectConv3D.forward(x, weight: weight, g)
+        if let bias { addChannelBias(&y, bias, g) }
+        return y
+    }
     let K = g.columnRows, Co = g.outChannels, L = g.output.product, Wo = g.output.w
     let inSample = g.inChannels * g.input.product, outSample = Co * L
     let R = g.output.t * g.output.h, totalRows = g.batch * R
@@ -222,7 +237,7 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
     let chunks = (totalRows + chunkRows - 1) / chunkRows
     let pointwise = g.isPointwiseIdentity
 
-    return Tensor(uninitializedShape: g.outputShape) { out in
+    var y = Tensor(uninitializedShape: g.outputShape) { out in
         x.scalars.withUnsafeBufferPointer { px in
             weight.scalars.withUnsafeBufferPointer { pw in
                 let X = UnsafeSendable(px.baseAddress!), Wt = UnsafeSendable(pw.baseAddress!)
@@ -270,14 +285,21 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
                 }
             }
         }
-        if let bias {
-            bias.scalars.withUnsafeBufferPointer { pb in
-                for n in 0..<g.batch {
-                    for c in 0..<Co {
-                        let base = out.baseAddress! + n * outSample + c * L
-                        let b = pb[c]
-                        for i in 0..<L { base[i] += b }
-                    }
+    }
+    if let bias { addChannelBias(&y, bias, g) }
+    return y
+}
+
+/// y[n, c, ...] += bias[c].
+private func addChannelBias(_ y: inout Tensor, _ bias: Tensor, _ g: Conv3DGeometry) {
+    let Co = g.outChannels, L = g.output.product
+    y.scalars.withUnsafeMutableBufferPointer { out in
+        bias.scalars.withUnsafeBufferPointer { pb in
+            for n in 0..<g.batch {
+                for c in 0..<Co {
+                    let base = out.baseAddress! + (n * Co + c) * L
+                    let b = pb[c]
+                    for i in 0..<L { base[i] += b }
                 }
             }
         }
@@ -296,13 +318,53 @@ public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tenso
                            kernel: Size3(weight.shape[2], weight.shape[3], weight.shape[4]),
                            stride: stride, padding: padding, dilation: dilation)
     precondition(shape: gy.shape, equals: g.outputShape, "conv3d output gradient")
+    let directWeight = tuning.direct && DirectConv3D.weightGradientApplies(g)
+    let directInput = needInputGradient && tuning.direct && DirectConv3D.inputGradientApplies(g)
+    var gw: [Float]? = nil, gx: [Float]? = nil
+    if directWeight || directInput {
+        let paddedGY = DirectConv3D.paddedOutputGradient(gy, g, forInputGradient: directInput)
+        if directWeight { gw = DirectConv3D.weightGradient(x, gy: paddedGY, g) }
+        if directInput { gx = DirectConv3D.inputGradient(paddedGY, weight: weight, g) }
+    }
+    let needGEMMInput = needInputGradient && !directInput
+    if !directWeight || needGEMMInput {
+        let rest = conv3dBackwardGEMM(x, weight: weight, gy: gy, g, needInputGradient: needGEMMInput,
+                                      needWeightGradient: !directWeight, tuning: tuning)
+        if !directWeight { gw = rest.gw }
+        if needGEMMInput { gx = rest.gx }
+    }
+    var gb: Tensor? = nil
+    if hasBias {
+        let Co = g.outChannels, L = g.output.product
+        var sums = [Float](repeating: 0, count: Co)
+        gy.scalars.withUnsafeBufferPointer { p in
+            for n in 0..<g.batch {
+                for c in 0..<Co {
+                    var s: Float = 0
+                    let base = (n * Co + c) * L
+                    for i in 0..<L { s += p[base + i] }
+                    sums[c] += s
+                }
+            }
+        }
+        gb = Tensor(shape: [Co], scalars: sums)
+    }
+    return (gx.map { Tensor(shape: x.shape, scalars: $0) }, Tensor(shape: weight.shape, scalars: gw!), gb)
+}
+
+/// im2col + SGEMM gradients of conv3d (input and/or weight). Threads own disjoint samples
+/// (so input-gradient scatters never collide); the weight gradient is summed over
+/// per-thread partials in a fixed order, so results are bit-identical for a given thread count.
+func conv3dBackwardGEMM(_ x: Tensor, weight: Tensor, gy: Tensor, _ g: Conv3DGeometry,
+                        needInputGradient: Bool, needWeightGradient: Bool,
+                        tuning: Conv3DTuning) -> (gx: [Float]?, gw: [Float]?) {
     let K = g.columnRows, Co = g.outChannels, L = g.output.product, Wo = g.output.w
     let inSample = g.inChannels * g.input.product, outSample = Co * L
     let R = g.output.t * g.output.h
     let chunkRows = rowsPerChunk(g, floats: tuning.backwardChunkFloats)
     let pointwise = g.isPointwiseIdentity
     let parts = Parallel.ranges(g.batch)
-    var partials = [Float](repeating: 0, count: parts.count * Co * K)
+    var partials = [Float](repeating: 0, count: needWeightGradient ? parts.count * Co * K : 1)
     var gx: [Float] = needInputGradient ? [Float](repeating: 0, count: x.count) : []
 
     x.scalars.withUnsafeBufferPointer { px in
@@ -346,7 +408,9 @@ public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tenso
                                 }
                                 // Input block [K, lc]: the sample itself for a plain 1×1×1 conv over one sample.
                                 let xBlock: UnsafePointer<Float>, ldx: Int
-                                if pointwise && segs.count == 1 {
+                                if !needWeightGradient {
+                                    xBlock = UnsafePointer(col); ldx = lc
+                                } else if pointwise && segs.count == 1 {
                                     xBlock = UnsafePointer(X.pointer + segs[0].sample * inSample + segs[0].rows.lowerBound * Wo)
                                     ldx = L
                                 } else {
@@ -356,9 +420,11 @@ public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tenso
                                     xBlock = UnsafePointer(col); ldx = lc
                                 }
                                 // gW += gY · colᵀ
+                                if needWeightGradient {
                                 Profiler.measure("conv3d.backward.sgemm-weight (thread time)") {
                                     BLAS.gemm(transB: true, m: Co, n: K, k: lc, a: gyBlock, lda: ldg, b: xBlock, ldb: ldx,
                                               beta: 1, c: gw, ldc: K)
+                                }
                                 }
                                 guard let gxp = GX.pointer else { continue }
                                 if pointwise && segs.count == 1 {
@@ -384,28 +450,14 @@ public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tenso
         }
     }
 
+    guard needWeightGradient else { return (needInputGradient ? gx : nil, nil) }
     // Reduce the per-thread weight gradients in a fixed order.
     var gw = [Float](partials[0..<(Co * K)])
     for p in 1..<max(1, parts.count) {
         let base = p * Co * K
         for i in 0..<(Co * K) { gw[i] += partials[base + i] }
     }
-    var gb: Tensor? = nil
-    if hasBias {
-        var sums = [Float](repeating: 0, count: Co)
-        gy.scalars.withUnsafeBufferPointer { p in
-            for n in 0..<g.batch {
-                for c in 0..<Co {
-                    var s: Float = 0
-                    let base = n * outSample + c * L
-                    for i in 0..<L { s += p[base + i] }
-                    sums[c] += s
-                }
-            }
-        }
-        gb = Tensor(shape: [Co], scalars: sums)
-    }
-    return (needInputGradient ? Tensor(shape: x.shape, scalars: gx) : nil, Tensor(shape: weight.shape, scalars: gw), gb)
+    return (needInputGradient ? gx : nil, gw)
 }
 
 /// Differentiable 3D convolution (NCDHW). See `conv3dForward` for layouts and sizes.

@@ -1,0 +1,213 @@
+// Direct convolution kernels: see include/conv_kernels.h for layouts.
+#include "conv_kernels.h"
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define TB_AVX512 __attribute__((target("avx512f")))
+#endif
+
+int tb_conv_kernels_available(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+/// Float offset of output position q's window origin inside the padded CL input.
+static inline long window_origin(const tb_conv_geometry *g, long q) {
+    long ow = q % g->wout; q /= g->wout;
+    long oh = q % g->hout; q /= g->hout;
+    long od = q % g->dout;
+    long n = q / g->dout;
+    return (((n * g->dp + od * g->sd) * g->hp + oh * g->sh) * g->wp + ow * g->sw) * g->channels;
+}
+
+#if defined(__x86_64__)
+
+enum { FQ = 6 };   // output positions per forward tile (× 64 output channels = 24 zmm accumulators)
+
+/// out[i][0..64) = Σ_t Σ_c x_i[off_t + c] · w[t][c][0..64) for the FQ window origins x_i.
+TB_AVX512 static void forward_tile(const float *const *x, const long *offs, int taps, int channels,
+                                   const float *w, float *const *out) {
+    __m512 acc[FQ][4];
+    for (int i = 0; i < FQ; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int t = 0; t < taps; t++) {
+        const long o = offs[t];
+        const float *x0 = x[0] + o, *x1 = x[1] + o, *x2 = x[2] + o;
+        const float *x3 = x[3] + o, *x4 = x[4] + o, *x5 = x[5] + o;
+        for (int c = 0; c < channels; c++) {
+            const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+            const __m512 w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
+            w += 64;
+#define TB_ROW(i, xi) { const __m512 b = _mm512_set1_ps(xi[c]); \
+                acc[i][0] = _mm512_fmadd_ps(b, w0, acc[i][0]); acc[i][1] = _mm512_fmadd_ps(b, w1, acc[i][1]); \
+                acc[i][2] = _mm512_fmadd_ps(b, w2, acc[i][2]); acc[i][3] = _mm512_fmadd_ps(b, w3, acc[i][3]); }
+            TB_ROW(0, x0) TB_ROW(1, x1) TB_ROW(2, x2) TB_ROW(3, x3) TB_ROW(4, x4) TB_ROW(5, x5)
+#undef TB_ROW
+        }
+    }
+    for (int i = 0; i < FQ; i++)
+        for (int j = 0; j < 4; j++) _mm512_storeu_ps(out[i] + 16 * j, acc[i][j]);
+}
+
+TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, const long *offs,
+                                 const float *packed_w, int co_count, float *out, long q0, long q1) {
+    const int blocks = co_count / 64;
+    const long block_floats = (long)g->taps * g->channels * 64;
+    float scratch[FQ][64];
+    const float *x[FQ];
+    float *o[FQ];
+    // A weight block larger than L2 is better kept while every position passes over it.
+    const int blocks_outer = block_floats * 4 * blocks > (768L << 10);
+    if (blocks_outer) {
+        for (int b = 0; b < blocks; b++) {
+            for (long q = q0; q < q1; q += FQ) {
+                for (int i = 0; i < FQ; i++) {
+                    long qi = q + i < q1 ? q + i : q1 - 1;
+                    x[i] = in + window_origin(g, qi);
+                    o[i] = q + i < q1 ? out + (q + i) * co_count + b * 64 : scratch[i];
+                }
+                forward_tile(x, offs, g->taps, g->channels, packed_w + b * block_floats, o);
+            }
+        }
+    } else {
+        for (long q = q0; q < q1; q += FQ) {
+            for (int i = 0; i < FQ; i++) {
+                long qi = q + i < q1 ? q + i : q1 - 1;
+                x[i] = in + window_origin(g, qi);
+            }
+            for (int b = 0; b < blocks; b++) {
+                for (int i = 0; i < FQ; i++) o[i] = q + i < q1 ? out + (q + i) * co_count + b * 64 : scratch[i];
+                forward_tile(x, offs, g->taps, g->channels, packed_w + b * block_floats, o);
+            }
+        }
+    }
+}
+
+enum { WQ = 256 };  // output positions per weight-gradient slice
+
+/// gw[i][0..32) += Σ_q x_q[off + i] · gy_q[0..32) for i < 8.
+TB_AVX512 static void weight_grad_tile(const float *const *x, long off, const float *const *gy, long gy_off,
+                                       int count, float *gw, long ldw) {
+    __m512 acc[8][2];
+    for (int i = 0; i < 8; i++) { acc[i][0] = _mm512_setzero_ps(); acc[i][1] = _mm512_setzero_ps(); }
+    for (int q = 0; q < count; q++) {
+        const float *xs = x[q] + off;
+        const float *ys = gy[q] + gy_off;
+        const __m512 y0 = _mm512_loadu_ps(ys), y1 = _mm512_loadu_ps(ys + 16);
+        for (int i = 0; i < 8; i++) {
+            const __m512 b = _mm512_set1_ps(xs[i]);
+            acc[i][0] = _mm512_fmadd_ps(b, y0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(b, y1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < 8; i++) {
+        float *row = gw + i * ldw;
+        _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), acc[i][0]));
+        _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), acc[i][1]));
+    }
+}
+
+TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g, const long *offs,
+                                     const float *gy, const int *gy_pad, const int *gy_dims, int co_count,
+                                     float *gw, long q0, long q1) {
+    const float *x[WQ];
+    const float *y[WQ];
+    const int C = g->channels;
+    for (long s = q0; s < q1; s += WQ) {
+        const int count = (int)(q1 - s < WQ ? q1 - s : WQ);
+        for (int i = 0; i < count; i++) {
+            long q = s + i;
+            x[i] = in + window_origin(g, q);
+            long ow = q % g->wout; q /= g->wout;
+            long oh = q % g->hout; q /= g->hout;
+            long od = q % g->dout;
+            long n = q / g->dout;
+            y[i] = gy + (((n * gy_dims[0] + od + gy_pad[0]) * gy_dims[1] + oh + gy_pad[1]) * gy_dims[2]
+                         + ow + gy_pad[2]) * co_count;
+        }
+        for (int cb = 0; cb < co_count; cb += 32)
+            for (int t = 0; t < g->taps; t++)
+                for (int c = 0; c < C; c += 8)
+                    weight_grad_tile(x, offs[t] + c, y, cb, count, gw + ((long)t * C + c) * co_count + cb, co_count);
+    }
+}
+
+#endif
+
+void tb_conv_forward_cl(const float *in, const tb_conv_geometry *g, const long *tap_offsets,
+                        const float *packed_w, int co_count, float *out, long q0, long q1) {
+#if defined(__x86_64__)
+    forward_cl(in, g, tap_offsets, packed_w, co_count, out, q0, q1);
+#else
+    (void)in; (void)g; (void)tap_offsets; (void)packed_w; (void)co_count; (void)out; (void)q0; (void)q1;
+    __builtin_trap();
+#endif
+}
+
+void tb_conv_weight_grad_cl(const float *in, const tb_conv_geometry *g, const long *tap_offsets,
+                            const float *gy, const int *gy_pad, const int *gy_dims, int co_count,
+                            float *gw, long q0, long q1) {
+#if defined(__x86_64__)
+    weight_grad_cl(in, g, tap_offsets, gy, gy_pad, gy_dims, co_count, gw, q0, q1);
+#else
+    (void)in; (void)g; (void)tap_offsets; (void)gy; (void)gy_pad; (void)gy_dims; (void)co_count;
+    (void)gw; (void)q0; (void)q1;
+    __builtin_trap();
+#endif
+}
+
+void tb_conv_pack_weights(const float *w, int j_count, int r_count, int taps, int flip, int transpose,
+                          float *out) {
+    for (int jb = 0; jb < j_count / 64; jb++)
+        for (int t = 0; t < taps; t++) {
+            const int st = flip ? taps - 1 - t : t;
+            for (int r = 0; r < r_count; r++) {
+                float *dst = out + (((long)jb * taps + t) * r_count + r) * 64;
+                for (int j = 0; j < 64; j++) {
+                    const long jj = (long)jb * 64 + j;
+                    const long src = transpose ? ((long)r * j_count + jj) * taps + st
+                                               : (jj * r_count + r) * taps + st;
+                    dst[j] = w[src];
+                }
+            }
+        }
+}
+
+void tb_conv_to_cl(const float *x, int c, int d, int h, int w, int pd, int ph, int pw, float *out) {
+    const long hp = h + 2 * ph, wp = w + 2 * pw, plane = hp * wp * c, row = wp * c;
+    const long sample_plane = (long)h * w, sample = (long)d * sample_plane;
+    for (long z = 0; z < d + 2 * pd; z++) {
+        float *pz = out + z * plane;
+        const long iz = z - pd;
+        if (iz < 0 || iz >= d) { memset(pz, 0, sizeof(float) * plane); continue; }
+        for (long y = 0; y < hp; y++) {
+            float *py = pz + y * row;
+            const long iy = y - ph;
+            if (iy < 0 || iy >= h) { memset(py, 0, sizeof(float) * row); continue; }
+            if (pw > 0) {
+                memset(py, 0, sizeof(float) * pw * c);
+                memset(py + (pw + w) * c, 0, sizeof(float) * pw * c);
+            }
+            const float *src = x + iz * sample_plane + iy * w;
+            float *dst = py + (long)pw * c;
+            // Transpose [c][w] → [w][c] in 8-channel strips to keep both sides in cache.
+            for (int c0 = 0; c0 < c; c0 += 8) {
+                const int cn = c - c0 < 8 ? c - c0 : 8;
+                for (int ix = 0; ix < w; ix++)
+                    for (int k = 0; k < cn; k++) dst[(long)ix * c + c0 + k] = src[(long)(c0 + k) * sample + ix];
+            }
+        }
+    }
+}
+
+void tb_conv_from_cl(const float *in, int c, long l, float *out) {
+    for (long p0 = 0; p0 < l; p0 += 16) {
+        const long pn = l - p0 < 16 ? l - p0 : 16;
+        for (int ch = 0; ch < c; ch++)
+            for (long p = 0; p < pn; p++) out[(long)ch * l + p0 + p] = in[(p0 + p) * c + ch];
+    }
+}
