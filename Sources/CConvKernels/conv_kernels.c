@@ -9,8 +9,12 @@
 
 int tb_conv_kernels_available(void) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") ? 1 : 0;
+    static int cached = -1;  // a benign race: every thread computes the same value
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    return cached;
 #else
     return 0;
 #endif
@@ -54,8 +58,9 @@ TB_AVX512 static void forward_tile(const float *const *x, const long *offs, int 
 }
 
 TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, const long *offs,
-                                 const float *packed_w, int co_count, float *out, long q0, long q1) {
-    const int blocks = co_count / 64;
+                                 const float *packed_w, int co_count, float *out, long q0, long q1,
+                                 int b0, int b1) {
+    const int blocks = b1 - b0;
     const long block_floats = (long)g->taps * g->channels * 64;
     float scratch[FQ][64];
     const float *x[FQ];
@@ -63,7 +68,7 @@ TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, con
     // A weight block larger than L2 is better kept while every position passes over it.
     const int blocks_outer = block_floats * 4 * blocks > (768L << 10);
     if (blocks_outer) {
-        for (int b = 0; b < blocks; b++) {
+        for (int b = b0; b < b1; b++) {
             for (long q = q0; q < q1; q += FQ) {
                 for (int i = 0; i < FQ; i++) {
                     long qi = q + i < q1 ? q + i : q1 - 1;
@@ -79,7 +84,7 @@ TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, con
                 long qi = q + i < q1 ? q + i : q1 - 1;
                 x[i] = in + window_origin(g, qi);
             }
-            for (int b = 0; b < blocks; b++) {
+            for (int b = b0; b < b1; b++) {
                 for (int i = 0; i < FQ; i++) o[i] = q + i < q1 ? out + (q + i) * co_count + b * 64 : scratch[i];
                 forward_tile(x, offs, g->taps, g->channels, packed_w + b * block_floats, o);
             }
@@ -113,7 +118,7 @@ TB_AVX512 static void weight_grad_tile(const float *const *x, long off, const fl
 
 TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g, const long *offs,
                                      const float *gy, const int *gy_pad, const int *gy_dims, int co_count,
-                                     float *gw, long q0, long q1) {
+                                     float *gw, long q0, long q1, int t0, int t1) {
     const float *x[WQ];
     const float *y[WQ];
     const int C = g->channels;
@@ -130,32 +135,86 @@ TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g,
                          + ow + gy_pad[2]) * co_count;
         }
         for (int cb = 0; cb < co_count; cb += 32)
-            for (int t = 0; t < g->taps; t++)
+            for (int t = t0; t < t1; t++)
                 for (int c = 0; c < C; c += 8)
                     weight_grad_tile(x, offs[t] + c, y, cb, count, gw + ((long)t * C + c) * co_count + cb, co_count);
+    }
+}
+
+/// Transposes the 16×16 block held in r[0..16) (row k → column k).
+TB_AVX512 static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+    }
+}
+
+/// One row [c][w] (channel stride `cs`) → [w][c], c a multiple of 16.
+TB_AVX512 static void row_to_cl16(const float *src, long cs, int c, int w, float *dst) {
+    __m512 r[16];
+    for (int c0 = 0; c0 < c; c0 += 16)
+        for (int w0 = 0; w0 < w; w0 += 16) {
+            const int wn = w - w0 < 16 ? w - w0 : 16;
+            const __mmask16 m = (__mmask16)((1u << wn) - 1);
+            for (int k = 0; k < 16; k++) r[k] = _mm512_maskz_loadu_ps(m, src + (c0 + k) * cs + w0);
+            transpose16(r);
+            for (int j = 0; j < wn; j++) _mm512_storeu_ps(dst + (long)(w0 + j) * c + c0, r[j]);
+        }
+}
+
+/// [l][c] → [c][l], c a multiple of 16.
+TB_AVX512 static void from_cl16(const float *in, int c, long l, float *out) {
+    __m512 r[16];
+    for (long p0 = 0; p0 < l; p0 += 16) {
+        const int pn = l - p0 < 16 ? (int)(l - p0) : 16;
+        const __mmask16 m = (__mmask16)((1u << pn) - 1);
+        for (int c0 = 0; c0 < c; c0 += 16) {
+            for (int k = 0; k < 16; k++)
+                r[k] = k < pn ? _mm512_loadu_ps(in + (p0 + k) * c + c0) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(out + (long)(c0 + j) * l + p0, m, r[j]);
+        }
     }
 }
 
 #endif
 
 void tb_conv_forward_cl(const float *in, const tb_conv_geometry *g, const long *tap_offsets,
-                        const float *packed_w, int co_count, float *out, long q0, long q1) {
+                        const float *packed_w, int co_count, float *out, long q0, long q1, int b0, int b1) {
 #if defined(__x86_64__)
-    forward_cl(in, g, tap_offsets, packed_w, co_count, out, q0, q1);
+    forward_cl(in, g, tap_offsets, packed_w, co_count, out, q0, q1, b0, b1);
 #else
     (void)in; (void)g; (void)tap_offsets; (void)packed_w; (void)co_count; (void)out; (void)q0; (void)q1;
+    (void)b0; (void)b1;
     __builtin_trap();
 #endif
 }
 
 void tb_conv_weight_grad_cl(const float *in, const tb_conv_geometry *g, const long *tap_offsets,
                             const float *gy, const int *gy_pad, const int *gy_dims, int co_count,
-                            float *gw, long q0, long q1) {
+                            float *gw, long q0, long q1, int t0, int t1) {
 #if defined(__x86_64__)
-    weight_grad_cl(in, g, tap_offsets, gy, gy_pad, gy_dims, co_count, gw, q0, q1);
+    weight_grad_cl(in, g, tap_offsets, gy, gy_pad, gy_dims, co_count, gw, q0, q1, t0, t1);
 #else
     (void)in; (void)g; (void)tap_offsets; (void)gy; (void)gy_pad; (void)gy_dims; (void)co_count;
-    (void)gw; (void)q0; (void)q1;
+    (void)gw; (void)q0; (void)q1; (void)t0; (void)t1;
     __builtin_trap();
 #endif
 }
@@ -180,6 +239,7 @@ void tb_conv_pack_weights(const float *w, int j_count, int r_count, int taps, in
 void tb_conv_to_cl(const float *x, int c, int d, int h, int w, int pd, int ph, int pw, float *out) {
     const long hp = h + 2 * ph, wp = w + 2 * pw, plane = hp * wp * c, row = wp * c;
     const long sample_plane = (long)h * w, sample = (long)d * sample_plane;
+    const int fast = c % 16 == 0 && tb_conv_kernels_available();
     for (long z = 0; z < d + 2 * pd; z++) {
         float *pz = out + z * plane;
         const long iz = z - pd;
@@ -194,6 +254,9 @@ void tb_conv_to_cl(const float *x, int c, int d, int h, int w, int pd, int ph, i
             }
             const float *src = x + iz * sample_plane + iy * w;
             float *dst = py + (long)pw * c;
+#if defined(__x86_64__)
+            if (fast) { row_to_cl16(src, sample, c, w, dst); continue; }
+#endif
             // Transpose [c][w] → [w][c] in 8-channel strips to keep both sides in cache.
             for (int c0 = 0; c0 < c; c0 += 8) {
                 const int cn = c - c0 < 8 ? c - c0 : 8;
@@ -205,6 +268,9 @@ void tb_conv_to_cl(const float *x, int c, int d, int h, int w, int pd, int ph, i
 }
 
 void tb_conv_from_cl(const float *in, int c, long l, float *out) {
+#if defined(__x86_64__)
+    if (c % 16 == 0 && tb_conv_kernels_available()) { from_cl16(in, c, l, out); return; }
+#endif
     for (long p0 = 0; p0 < l; p0 += 16) {
         const long pn = l - p0 < 16 ? l - p0 : 16;
         for (int ch = 0; ch < c; ch++)

@@ -100,10 +100,15 @@ enum DirectConv3D {
             offsets.withUnsafeBufferPointer { po in
                 packed.withUnsafeBufferPointer { pw in
                     let OFF = UnsafeSendable(po.baseAddress!), W = UnsafeSendable(pw.baseAddress!)
+                    // Few positions (deep layers): the threads split the output channels instead.
+                    let blocks = coCount / 64, threads = Parallel.threadCount
+                    let byChannels = Q < 64 * threads && blocks >= threads
+                    let parts = byChannels ? Parallel.ranges(blocks) : Parallel.ranges(Q)
                     Profiler.measure("conv3d.direct.kernel (wall)") {
-                        Parallel.forEachRange(Q, minimumPerThread: 64) { range in
+                        Parallel.forEach(chunks: parts.count) { i in
+                            let q = byChannels ? 0..<Q : parts[i], b = byChannels ? parts[i] : 0..<blocks
                             tb_conv_forward_cl(src.pointer, G.pointer, OFF.pointer, W.pointer, Int32(coCount),
-                                               dst.pointer, range.lowerBound, range.upperBound)
+                                               dst.pointer, q.lowerBound, q.upperBound, Int32(b.lowerBound), Int32(b.upperBound))
                         }
                     }
                 }
@@ -134,12 +139,16 @@ enum DirectConv3D {
         }
     }
 
-    /// Forward without bias: [N, Co, Do, Ho, Wo].
-    static func forward(_ x: Tensor, weight: Tensor, _ g: Conv3DGeometry) -> Tensor {
-        let packed = pack(weight, forInputGradient: false)
-        let input = x.scalars.withUnsafeBufferPointer {
+    /// The padded channels-last copy of a conv input, as the forward and weight gradient read it.
+    static func paddedInput(_ x: Tensor, _ g: Conv3DGeometry) -> PaddedBatch {
+        x.scalars.withUnsafeBufferPointer {
             PaddedBatch($0.baseAddress!, batch: g.batch, channels: g.inChannels, size: g.input, padding: g.padding)
         }
+    }
+
+    /// Forward without bias: [N, Co, Do, Ho, Wo]. `input` is `paddedInput(x, g)`.
+    static func forward(_ input: PaddedBatch, weight: Tensor, _ g: Conv3DGeometry) -> Tensor {
+        let packed = pack(weight, forInputGradient: false)
         return Tensor(uninitializedShape: g.outputShape) { out in
             convolve(input, packed: packed, coCount: g.outChannels, kernel: g.kernel, stride: g.stride,
                      dilation: g.dilation, output: g.output, into: out.baseAddress!)
@@ -165,17 +174,18 @@ enum DirectConv3D {
         }
     }
 
-    /// Weight gradient in the weight's own layout [Co, Ci, kt, kh, kw].
-    static func weightGradient(_ x: Tensor, gy: PaddedBatch, _ g: Conv3DGeometry) -> [Float] {
-        let input = x.scalars.withUnsafeBufferPointer {
-            PaddedBatch($0.baseAddress!, batch: g.batch, channels: g.inChannels, size: g.input, padding: g.padding)
-        }
+    /// Weight gradient in the weight's own layout [Co, Ci, kt, kh, kw]. `input` is `paddedInput(x, g)`.
+    static func weightGradient(_ input: PaddedBatch, gy: PaddedBatch, _ g: Conv3DGeometry) -> [Float] {
         var geo = geometry(input, output: g.output, stride: g.stride, taps: g.kernel.product)
         let offsets = tapOffsets(kernel: g.kernel, dilation: g.dilation, padded: input.padded, channels: g.inChannels)
         let taps = g.kernel.product, Ci = g.inChannels, Co = g.outChannels, size = taps * Ci * Co
         let Q = g.batch * g.output.product
-        let parts = Parallel.ranges(Q)
-        var partials = [Float](repeating: 0, count: parts.count * size)
+        // Many positions: threads split them and sum private partial gradients. Few positions
+        // (deep layers, where those partials would cost more than the products): threads
+        // split the taps and write disjoint parts of one gradient.
+        let byTaps = Q < 2048 && taps >= 2 * Parallel.threadCount
+        let parts = byTaps ? Parallel.ranges(taps) : Parallel.ranges(Q)
+        var partials = [Float](repeating: 0, count: (byTaps ? 1 : parts.count) * size)
         let gyPad = [Int32(gy.padding.t), Int32(gy.padding.h), Int32(gy.padding.w)]
         let gyDims = [Int32(gy.padded.t), Int32(gy.padded.h), Int32(gy.padded.w)]
         withUnsafePointer(to: &geo) { gp in
@@ -188,9 +198,10 @@ enum DirectConv3D {
                             let PAD = UnsafeSendable(ppad.baseAddress!), DIMS = UnsafeSendable(pdims.baseAddress!)
                             Profiler.measure("conv3d.direct.weight-gradient (wall)") {
                                 Parallel.forEach(chunks: parts.count) { part in
+                                    let q = byTaps ? 0..<Q : parts[part], t = byTaps ? parts[part] : 0..<taps
                                     tb_conv_weight_grad_cl(X.pointer, G.pointer, OFF.pointer, Y.pointer, PAD.pointer,
-                                                           DIMS.pointer, Int32(Co), P.pointer + part * size,
-                                                           parts[part].lowerBound, parts[part].upperBound)
+                                                           DIMS.pointer, Int32(Co), P.pointer + (byTaps ? 0 : part * size),
+                                                           q.lowerBound, q.upperBound, Int32(t.lowerBound), Int32(t.upperBound))
                                 }
                             }
                         }
@@ -206,7 +217,7 @@ enum DirectConv3D {
                         let row = (t * Ci + c) * Co
                         for o in 0..<Co {
                             var s = p[row + o]
-                            for part in 1..<max(1, parts.count) { s += p[part * size + row + o] }
+                            if !byTaps { for part in 1..<max(1, parts.count) { s += p[part * size + row + o] } }
                             out[(o * Ci + c) * taps + t] = s
                         }
                     }

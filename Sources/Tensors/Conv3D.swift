@@ -226,7 +226,7 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
                            stride: stride, padding: padding, dilation: dilation)
     if let bias { precondition(shape: bias.shape, equals: [g.outChannels], "conv3d bias") }
     if tuning.direct && DirectConv3D.forwardApplies(g) {
-        var y = DirectConv3D.forward(x, weight: weight, g)
+        var y = DirectConv3D.forward(DirectConv3D.paddedInput(x, g), weight: weight, g)
         if let bias { addChannelBias(&y, bias, g) }
         return y
     }
@@ -291,7 +291,7 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
 }
 
 /// y[n, c, ...] += bias[c].
-private func addChannelBias(_ y: inout Tensor, _ bias: Tensor, _ g: Conv3DGeometry) {
+func addChannelBias(_ y: inout Tensor, _ bias: Tensor, _ g: Conv3DGeometry) {
     let Co = g.outChannels, L = g.output.product
     y.scalars.withUnsafeMutableBufferPointer { out in
         bias.scalars.withUnsafeBufferPointer { pb in
@@ -314,6 +314,15 @@ public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tenso
                            stride: Size3, padding: Size3, dilation: Size3,
                            needInputGradient: Bool = true,
                            tuning: Conv3DTuning = .default) -> (gx: Tensor?, gw: Tensor, gb: Tensor?) {
+    conv3dBackward(x, weight: weight, hasBias: hasBias, gy: gy, stride: stride, padding: padding, dilation: dilation,
+                   needInputGradient: needInputGradient, tuning: tuning, paddedInput: nil)
+}
+
+/// `paddedInput`: the forward's channels-last copy of `x`, when it made one.
+func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tensor,
+                    stride: Size3, padding: Size3, dilation: Size3,
+                    needInputGradient: Bool, tuning: Conv3DTuning,
+                    paddedInput: DirectConv3D.PaddedBatch?) -> (gx: Tensor?, gw: Tensor, gb: Tensor?) {
     let g = Conv3DGeometry(inputShape: x.shape, outChannels: weight.shape[0],
                            kernel: Size3(weight.shape[2], weight.shape[3], weight.shape[4]),
                            stride: stride, padding: padding, dilation: dilation)
@@ -323,7 +332,7 @@ public func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tenso
     var gw: [Float]? = nil, gx: [Float]? = nil
     if directWeight || directInput {
         let paddedGY = DirectConv3D.paddedOutputGradient(gy, g, forInputGradient: directInput)
-        if directWeight { gw = DirectConv3D.weightGradient(x, gy: paddedGY, g) }
+        if directWeight { gw = DirectConv3D.weightGradient(paddedInput ?? DirectConv3D.paddedInput(x, g), gy: paddedGY, g) }
         if directInput { gx = DirectConv3D.inputGradient(paddedGY, weight: weight, g) }
     }
     let needGEMMInput = needInputGradient && !directInput
@@ -478,13 +487,32 @@ public func conv3d(_ x: Variable, weight: Variable, bias: Variable? = nil,
 public func _vjpConv3D(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Size3, padding: Size3,
                        dilation: Size3, needInputGradient: Bool = true)
     -> (Tensor, (Tensor) -> (Tensor?, Tensor, Tensor?)) {
+    let tuning = Conv3DTuning.default
+    let g = Conv3DGeometry(inputShape: x.shape, outChannels: weight.shape[0],
+                           kernel: Size3(weight.shape[2], weight.shape[3], weight.shape[4]),
+                           stride: stride, padding: padding, dilation: dilation)
+    // When both the forward and the weight gradient run directly, they share one
+    // channels-last copy of the input, kept until the pullback runs.
+    var padded: DirectConv3D.PaddedBatch? = nil
     let y = Profiler.measure("conv3d.forward") {
-        conv3dForward(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation)
+        if tuning.direct && DirectConv3D.forwardApplies(g) && DirectConv3D.weightGradientApplies(g) {
+            precondition(x.rank == 5 && x.shape[1] == weight.shape[1],
+                         "conv3d: input \(x.shape) does not match weight \(weight.shape) (channels)")
+            if let bias { precondition(shape: bias.shape, equals: [g.outChannels], "conv3d bias") }
+            let input = DirectConv3D.paddedInput(x, g)
+            padded = input
+            var y = DirectConv3D.forward(input, weight: weight, g)
+            if let bias { addChannelBias(&y, bias, g) }
+            return y
+        }
+        return conv3dForward(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+                             tuning: tuning)
     }
+    let input = padded
     return (y, { gy in
         Profiler.measure("conv3d.backward") {
             conv3dBackward(x, weight: weight, hasBias: bias != nil, gy: gy, stride: stride, padding: padding,
-                           dilation: dilation, needInputGradient: needInputGradient)
+                           dilation: dilation, needInputGradient: needInputGradient, tuning: tuning, paddedInput: input)
         }
     })
 }

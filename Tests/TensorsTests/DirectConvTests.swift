@@ -80,6 +80,11 @@ final class DirectConvTests: XCTestCase {
         check([1, 64, 1, 1, 7], co: 256, k: Size3(1, 1, 3), p: Size3(0, 0, 1), expect: (true, true, true))
     }
 
+    func testRowsWiderThanOneTransposeBlock() {
+        // 17-wide rows: one full 16-wide channels-last transpose block and a 1-wide tail.
+        check([1, 64, 2, 3, 17], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, true))
+    }
+
     func testFiniteDifferencesThroughDirectKernels() {
         var rng = RandomGenerator(seed: 3)
         let x = Tensor.randomNormal([1, 64, 2, 3, 4], using: &rng)

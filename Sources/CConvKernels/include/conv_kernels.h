@@ -23,19 +23,20 @@ typedef struct {
     int taps;              // kt·kh·kw
 } tb_conv_geometry;
 
-/// Forward on output positions [q0, q1): out[q][co] = Σ_t Σ_c in[pos(q) + tap_offsets[t] + c] · w[co][c][t].
+/// Forward on output positions [q0, q1) and output channels [64·b0, 64·b1):
+/// out[q][co] = Σ_t Σ_c in[pos(q) + tap_offsets[t] + c] · w[co][c][t].
 /// `packed_w` is [Co/64][taps][C][64] (tb_conv_pack_weights); `out` is [Q][co_count], row q at q·co_count.
 /// co_count must be a multiple of 64.
 void tb_conv_forward_cl(const float *in, const tb_conv_geometry *g, const long *tap_offsets,
-                        const float *packed_w, int co_count, float *out, long q0, long q1);
+                        const float *packed_w, int co_count, float *out, long q0, long q1, int b0, int b1);
 
-/// Weight gradient on output positions [q0, q1): gw[t][c][co] += Σ_q in[pos(q) + tap_offsets[t] + c] · gy(q)[co],
+/// Weight gradient on output positions [q0, q1) and taps [t0, t1): gw[t][c][co] += Σ_q in[pos(q) + tap_offsets[t] + c] · gy(q)[co],
 /// where gy(q) = gy + gy_offset(q) with the output gradient held in its own padded CL layout
 /// (`gy_pad` cells of padding per side, `gy_dims` its padded sizes {Dp, Hp, Wp}).
 /// C must be a multiple of 8 and co_count of 32. `gw` is [taps][C][co_count], accumulated.
 void tb_conv_weight_grad_cl(const float *in, const tb_conv_geometry *g, const long *tap_offsets,
                             const float *gy, const int *gy_pad, const int *gy_dims, int co_count,
-                            float *gw, long q0, long q1);
+                            float *gw, long q0, long q1, int t0, int t1);
 
 /// Packs w [J][R][taps] (J·R·taps floats, index (j·R + r)·taps + t) into [J/64][taps][R][64],
 /// reading tap taps−1−t instead of t when `flip` is set. With `transpose` set the source is
