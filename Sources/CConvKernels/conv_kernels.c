@@ -94,27 +94,35 @@ TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, con
 
 enum { WQ = 256 };  // output positions per weight-gradient slice
 
-/// gw[i][0..32) += Σ_q x_q[off + i] · gy_q[0..32) for i < 8.
-TB_AVX512 static void weight_grad_tile(const float *const *x, long off, const float *const *gy, long gy_off,
-                                       int count, float *gw, long ldw) {
-    __m512 acc[8][2];
-    for (int i = 0; i < 8; i++) { acc[i][0] = _mm512_setzero_ps(); acc[i][1] = _mm512_setzero_ps(); }
-    for (int q = 0; q < count; q++) {
-        const float *xs = x[q] + off;
-        const float *ys = gy[q] + gy_off;
-        const __m512 y0 = _mm512_loadu_ps(ys), y1 = _mm512_loadu_ps(ys + 16);
-        for (int i = 0; i < 8; i++) {
-            const __m512 b = _mm512_set1_ps(xs[i]);
-            acc[i][0] = _mm512_fmadd_ps(b, y0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(b, y1, acc[i][1]);
-        }
-    }
-    for (int i = 0; i < 8; i++) {
-        float *row = gw + i * ldw;
-        _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), acc[i][0]));
-        _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), acc[i][1]));
-    }
+/// gw[i][0..64) (+)= Σ_q x_q[off + i] · gy_q[0..64) for i < R: R·4 zmm accumulators. The first
+/// slice stores (`store`), later ones add, so the gradient needs no zeroing pass.
+#define TB_WEIGHT_GRAD_TILE(NAME, R) \
+TB_AVX512 static void NAME(const float *const *x, long off, const float *const *gy, long gy_off, \
+                           int count, float *gw, long ldw, int store) { \
+    __m512 acc[R][4]; \
+    for (int i = 0; i < R; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps(); \
+    for (int q = 0; q < count; q++) { \
+        const float *xs = x[q] + off; \
+        const float *ys = gy[q] + gy_off; \
+        const __m512 y0 = _mm512_loadu_ps(ys), y1 = _mm512_loadu_ps(ys + 16); \
+        const __m512 y2 = _mm512_loadu_ps(ys + 32), y3 = _mm512_loadu_ps(ys + 48); \
+        for (int i = 0; i < R; i++) { \
+            const __m512 b = _mm512_set1_ps(xs[i]); \
+            acc[i][0] = _mm512_fmadd_ps(b, y0, acc[i][0]); acc[i][1] = _mm512_fmadd_ps(b, y1, acc[i][1]); \
+            acc[i][2] = _mm512_fmadd_ps(b, y2, acc[i][2]); acc[i][3] = _mm512_fmadd_ps(b, y3, acc[i][3]); \
+        } \
+    } \
+    for (int i = 0; i < R; i++) { \
+        float *row = gw + i * ldw; \
+        for (int j = 0; j < 4; j++) \
+            _mm512_storeu_ps(row + 16 * j, store ? acc[i][j] : _mm512_add_ps(_mm512_loadu_ps(row + 16 * j), acc[i][j])); \
+    } \
 }
+TB_WEIGHT_GRAD_TILE(weight_grad_tile6, 6)
+TB_WEIGHT_GRAD_TILE(weight_grad_tile4, 4)
+TB_WEIGHT_GRAD_TILE(weight_grad_tile2, 2)
+TB_WEIGHT_GRAD_TILE(weight_grad_tile1, 1)
+#undef TB_WEIGHT_GRAD_TILE
 
 TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g, const long *offs,
                                      const float *gy, const int *gy_pad, const int *gy_dims, int co_count,
@@ -134,10 +142,17 @@ TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g,
             y[i] = gy + (((n * gy_dims[0] + od + gy_pad[0]) * gy_dims[1] + oh + gy_pad[1]) * gy_dims[2]
                          + ow + gy_pad[2]) * co_count;
         }
-        for (int cb = 0; cb < co_count; cb += 32)
-            for (int t = t0; t < t1; t++)
-                for (int c = 0; c < C; c += 8)
-                    weight_grad_tile(x, offs[t] + c, y, cb, count, gw + ((long)t * C + c) * co_count + cb, co_count);
+        const int store = s == q0;
+        for (int cb = 0; cb < co_count; cb += 64)
+            for (int t = t0; t < t1; t++) {
+                float *row = gw + (long)t * C * co_count + cb;
+                const long o = offs[t];
+                int c = 0;
+                for (; c + 6 <= C; c += 6) weight_grad_tile6(x, o + c, y, cb, count, row + (long)c * co_count, co_count, store);
+                for (; c + 4 <= C; c += 4) weight_grad_tile4(x, o + c, y, cb, count, row + (long)c * co_count, co_count, store);
+                for (; c + 2 <= C; c += 2) weight_grad_tile2(x, o + c, y, cb, count, row + (long)c * co_count, co_count, store);
+                for (; c < C; c++) weight_grad_tile1(x, o + c, y, cb, count, row + (long)c * co_count, co_count, store);
+            }
     }
 }
 
@@ -220,20 +235,52 @@ void tb_conv_weight_grad_cl(const float *in, const tb_conv_geometry *g, const lo
 }
 
 void tb_conv_pack_weights(const float *w, int j_count, int r_count, int taps, int flip, int transpose,
-                          float *out) {
-    for (int jb = 0; jb < j_count / 64; jb++)
-        for (int t = 0; t < taps; t++) {
-            const int st = flip ? taps - 1 - t : t;
-            for (int r = 0; r < r_count; r++) {
-                float *dst = out + (((long)jb * taps + t) * r_count + r) * 64;
+                          float *out, int jb0, int jb1) {
+    // Per (block, r): copy the 64 source runs of `taps` floats into a small buffer, then write
+    // each tap's 64 floats contiguously (strided stores straight to `out` stalled on
+    // 4 KiB aliasing: 5 ns per float).
+    float buffer[64 * 64];
+    float *tmp = taps <= 64 ? buffer : NULL;
+    for (int jb = jb0; jb < jb1; jb++)
+        for (int r = 0; r < r_count; r++) {
+            float *dst = out + ((long)jb * taps * r_count + r) * 64;
+            if (tmp) {
                 for (int j = 0; j < 64; j++) {
                     const long jj = (long)jb * 64 + j;
-                    const long src = transpose ? ((long)r * j_count + jj) * taps + st
-                                               : (jj * r_count + r) * taps + st;
-                    dst[j] = w[src];
+                    const float *src = w + (transpose ? (long)r * j_count + jj : jj * r_count + r) * taps;
+                    if (flip) { for (int t = 0; t < taps; t++) tmp[t * 64 + j] = src[taps - 1 - t]; }
+                    else { for (int t = 0; t < taps; t++) tmp[t * 64 + j] = src[t]; }
+                }
+                for (int t = 0; t < taps; t++) memcpy(dst + (long)t * r_count * 64, tmp + t * 64, 64 * sizeof(float));
+            } else {
+                for (int j = 0; j < 64; j++) {
+                    const long jj = (long)jb * 64 + j;
+                    const float *src = w + (transpose ? (long)r * j_count + jj : jj * r_count + r) * taps;
+                    for (int t = 0; t < taps; t++) dst[((long)t * r_count) * 64 + j] = src[flip ? taps - 1 - t : t];
                 }
             }
         }
+}
+
+void tb_conv_unpack_weight_grad(const float *partials, int parts, long part_stride, int taps, int ci, int co,
+                                float *out, int c0, int c1) {
+    float tmp[16 * 512];
+    const int tap_block = taps < 512 ? taps : 512;
+    for (int c = c0; c < c1; c++)
+        for (int o0 = 0; o0 < co; o0 += 16)
+            for (int tb = 0; tb < taps; tb += tap_block) {
+                const int tn = taps - tb < tap_block ? taps - tb : tap_block;
+                for (int t = 0; t < tn; t++) {
+                    const float *src = partials + ((long)(tb + t) * ci + c) * co + o0;
+                    for (int k = 0; k < 16; k++) tmp[t * 16 + k] = src[k];
+                    for (int p = 1; p < parts; p++)
+                        for (int k = 0; k < 16; k++) tmp[t * 16 + k] += src[p * part_stride + k];
+                }
+                for (int k = 0; k < 16; k++) {
+                    float *dst = out + ((long)(o0 + k) * ci + c) * taps + tb;
+                    for (int t = 0; t < tn; t++) dst[t] = tmp[t * 16 + k];
+                }
+            }
 }
 
 void tb_conv_to_cl(const float *x, int c, int d, int h, int w, int pd, int ph, int pw, float *out) {

@@ -5,7 +5,8 @@ import CConvKernels
 /// (`CConvKernels`) accumulate each output tile in registers over every tap and channel.
 ///
 /// - Forward: any stride, padding and dilation, `Co` a multiple of 64.
-/// - Weight gradient: `Ci` a multiple of 8, `Co` a multiple of 32.
+/// - Weight gradient: `Ci` a multiple of 8 (narrower inputs such as RGB run faster through
+///   SGEMM), `Co` a multiple of 64.
 /// - Input gradient, for stride 1: the forward kernel on the output gradient padded by
 ///   `dilation·(kernel − 1) − padding` per side, with the weights flipped and transposed;
 ///   needs `Ci` a multiple of 64 and that padding non-negative.
@@ -22,7 +23,7 @@ enum DirectConv3D {
     }
 
     static func weightGradientApplies(_ g: Conv3DGeometry) -> Bool {
-        available && g.inChannels % 8 == 0 && g.outChannels % 32 == 0
+        available && g.inChannels % 8 == 0 && g.outChannels % 64 == 0
     }
 
     static func inputGradientApplies(_ g: Conv3DGeometry) -> Bool {
@@ -127,12 +128,16 @@ enum DirectConv3D {
     /// transposed for the input gradient.
     static func pack(_ weight: Tensor, forInputGradient: Bool) -> [Float] {
         let Co = weight.shape[0], Ci = weight.shape[1], taps = weight.shape[2] * weight.shape[3] * weight.shape[4]
+        let (j, r) = forInputGradient ? (Ci, Co) : (Co, Ci)
+        let mode: Int32 = forInputGradient ? 1 : 0
         return [Float](unsafeUninitializedCapacity: weight.count) { buffer, initialized in
             weight.scalars.withUnsafeBufferPointer { w in
-                if forInputGradient {
-                    tb_conv_pack_weights(w.baseAddress!, Int32(Ci), Int32(Co), Int32(taps), 1, 1, buffer.baseAddress!)
-                } else {
-                    tb_conv_pack_weights(w.baseAddress!, Int32(Co), Int32(Ci), Int32(taps), 0, 0, buffer.baseAddress!)
+                let W = UnsafeSendable(w.baseAddress!), O = UnsafeSendable(buffer.baseAddress!)
+                Profiler.measure("conv3d.direct.pack-weights (wall)") {
+                    Parallel.forEachRange(j / 64) { blocks in
+                        tb_conv_pack_weights(W.pointer, Int32(j), Int32(r), Int32(taps), mode, mode, O.pointer,
+                                             Int32(blocks.lowerBound), Int32(blocks.upperBound))
+                    }
                 }
             }
             initialized = weight.count
@@ -185,7 +190,10 @@ enum DirectConv3D {
         // split the taps and write disjoint parts of one gradient.
         let byTaps = Q < 2048 && taps >= 2 * Parallel.threadCount
         let parts = byTaps ? Parallel.ranges(taps) : Parallel.ranges(Q)
-        var partials = [Float](repeating: 0, count: (byTaps ? 1 : parts.count) * size)
+        // Every element is written by the kernel's first slice (each part holds ≥ 1 position or tap).
+        var partials = [Float](unsafeUninitializedCapacity: (byTaps ? 1 : parts.count) * size) { _, n in
+            n = (byTaps ? 1 : parts.count) * size
+        }
         let gyPad = [Int32(gy.padding.t), Int32(gy.padding.h), Int32(gy.padding.w)]
         let gyDims = [Int32(gy.padded.t), Int32(gy.padded.h), Int32(gy.padded.w)]
         withUnsafePointer(to: &geo) { gp in
@@ -210,16 +218,14 @@ enum DirectConv3D {
             }
         }
         // Sum the partials in a fixed order and reorder [tap][Ci][Co] → [Co][Ci][tap].
+        let count = byTaps ? 1 : parts.count
         return [Float](unsafeUninitializedCapacity: size) { out, initialized in
             partials.withUnsafeBufferPointer { p in
-                for t in 0..<taps {
-                    for c in 0..<Ci {
-                        let row = (t * Ci + c) * Co
-                        for o in 0..<Co {
-                            var s = p[row + o]
-                            if !byTaps { for part in 1..<max(1, parts.count) { s += p[part * size + row + o] } }
-                            out[(o * Ci + c) * taps + t] = s
-                        }
+                let P = UnsafeSendable(p.baseAddress!), O = UnsafeSendable(out.baseAddress!)
+                Profiler.measure("conv3d.direct.weight-gradient-reorder (wall)") {
+                    Parallel.forEachRange(Ci) { channels in
+                        tb_conv_unpack_weight_grad(P.pointer, Int32(count), size, Int32(taps), Int32(Ci), Int32(Co),
+                                                   O.pointer, Int32(channels.lowerBound), Int32(channels.upperBound))
                     }
                 }
             }

@@ -71,8 +71,21 @@ final class DirectConvTests: XCTestCase {
         check([2, 64, 4, 6, 6], co: 128, k: Size3(all: 1), s: Size3(all: 2), p: Size3(all: 0), expect: (true, true, false))
     }
 
-    func testNarrowOutputUsesOnlyTheWeightKernel() {
-        check([2, 16, 3, 4, 5], co: 32, k: Size3(1, 3, 3), p: Size3(0, 1, 1), expect: (false, true, false))
+    func testNarrowOutputUsesSGEMM() {
+        check([2, 16, 3, 4, 5], co: 32, k: Size3(1, 3, 3), p: Size3(0, 1, 1), expect: (false, false, false))
+    }
+
+    func testChannelTailsOfTheWeightKernel() {
+        // 24 input channels: four 6-channel tiles; 40: six 6-channel tiles and a 4-channel tail.
+        check([2, 24, 2, 4, 5], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, false))
+        check([1, 40, 2, 3, 3], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, false))
+    }
+
+    func testWeightGradientOverManyPositionSlices() {
+        // 648 positions: threads split the taps and each sums three 256-position slices.
+        check([2, 8, 4, 9, 9], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, false))
+        // 2048 positions: threads split the positions and add their partial gradients.
+        check([2, 8, 4, 16, 16], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, false))
     }
 
     func testPositionTailsAndManyBlocks() {

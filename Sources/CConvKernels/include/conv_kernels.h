@@ -33,16 +33,23 @@ void tb_conv_forward_cl(const float *in, const tb_conv_geometry *g, const long *
 /// Weight gradient on output positions [q0, q1) and taps [t0, t1): gw[t][c][co] += Σ_q in[pos(q) + tap_offsets[t] + c] · gy(q)[co],
 /// where gy(q) = gy + gy_offset(q) with the output gradient held in its own padded CL layout
 /// (`gy_pad` cells of padding per side, `gy_dims` its padded sizes {Dp, Hp, Wp}).
-/// C must be a multiple of 8 and co_count of 32. `gw` is [taps][C][co_count], accumulated.
+/// co_count must be a multiple of 64. `gw` is [taps][C][co_count] and is overwritten (the
+/// taps in [t0, t1) only); q1 > q0.
 void tb_conv_weight_grad_cl(const float *in, const tb_conv_geometry *g, const long *tap_offsets,
                             const float *gy, const int *gy_pad, const int *gy_dims, int co_count,
                             float *gw, long q0, long q1, int t0, int t1);
 
-/// Packs w [J][R][taps] (J·R·taps floats, index (j·R + r)·taps + t) into [J/64][taps][R][64],
-/// reading tap taps−1−t instead of t when `flip` is set. With `transpose` set the source is
-/// read as [R][J][taps] instead (index (r·J + j)·taps + t): the input-gradient weights.
+/// Packs blocks [jb0, jb1) of w [J][R][taps] (J·R·taps floats, index (j·R + r)·taps + t) into
+/// [J/64][taps][R][64], reading tap taps−1−t instead of t when `flip` is set. With `transpose`
+/// set the source is read as [R][J][taps] instead (index (r·J + j)·taps + t): the
+/// input-gradient weights.
 void tb_conv_pack_weights(const float *w, int j_count, int r_count, int taps, int flip, int transpose,
-                          float *out);
+                          float *out, int jb0, int jb1);
+
+/// Sums `parts` weight-gradient partials (each [taps][ci][co], `part_stride` floats apart) in
+/// order and writes input channels [c0, c1) of the sum as [co][ci][taps]. co must be a multiple of 16.
+void tb_conv_unpack_weight_grad(const float *partials, int parts, long part_stride, int taps, int ci, int co,
+                                float *out, int c0, int c1);
 
 /// One NCDHW sample [C][D][H][W] → padded CL [D+2pd][H+2ph][W+2pw][C], padding zeroed.
 void tb_conv_to_cl(const float *x, int c, int d, int h, int w, int pd, int ph, int pw, float *out);
