@@ -47,18 +47,14 @@ public func _vjpBatchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
                             var s = 0.0
                             for n in 0..<N {
                                 let p = X.pointer + (n * C + c) * S
-                                var local: Float = 0
-                                for i in 0..<S { local += p[i] }
-                                s += Double(local)
+                                s += Double(simdSum(p, S))
                             }
                             let mu = s / Double(M)
                             var v = 0.0
                             let muF = Float(mu)
                             for n in 0..<N {
                                 let p = X.pointer + (n * C + c) * S
-                                var local: Float = 0
-                                for i in 0..<S { let d = p[i] - muF; local += d * d }
-                                v += Double(local)
+                                v += Double(simdSquaredDeviation(p, S, from: muF))
                             }
                             let variance = v / Double(M)
                             Mn.pointer[c] = muF
@@ -125,8 +121,7 @@ public func _vjpBatchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
                                         var sumDy = 0.0, sumDyXhat = 0.0
                                         for n in 0..<N {
                                             let xs = X.pointer + (n * C + c) * S, gs = GY.pointer + (n * C + c) * S
-                                            var a: Float = 0, b: Float = 0
-                                            for i in 0..<S { a += gs[i]; b += gs[i] * (xs[i] - mu) }
+                                            let (a, b) = simdSumAndCenteredDot(gs, xs, S, center: mu)
                                             sumDy += Double(a); sumDyXhat += Double(b)
                                         }
                                         sumDyXhat *= Double(inv)
@@ -160,4 +155,54 @@ public func _vjpBatchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
         }
         return (Tensor(shape: x.shape, scalars: gx), Tensor(shape: [C], scalars: gGamma), Tensor(shape: [C], scalars: gBeta))
     })
+}
+
+// Reductions with 16 lanes of partial sums: a single running `Float` sum is one dependent
+// add per element (the compiler may not reorder it), four times slower than memory.
+
+@inlinable
+func simdSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD16<Float>(repeating: 0)
+    var i = 0
+    let raw = UnsafeRawPointer(p)
+    while i + 16 <= n { acc += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self); i += 16 }
+    var s = acc.sum()
+    while i < n { s += p[i]; i += 1 }
+    return s
+}
+
+@inlinable
+func simdSquaredDeviation(_ p: UnsafePointer<Float>, _ n: Int, from mu: Float) -> Float {
+    var acc = SIMD16<Float>(repeating: 0)
+    let m = SIMD16<Float>(repeating: mu)
+    var i = 0
+    let raw = UnsafeRawPointer(p)
+    while i + 16 <= n {
+        let d = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) - m
+        acc += d * d
+        i += 16
+    }
+    var s = acc.sum()
+    while i < n { let d = p[i] - mu; s += d * d; i += 1 }
+    return s
+}
+
+/// (Σ g, Σ g·(x − center)).
+@inlinable
+func simdSumAndCenteredDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int,
+                           center: Float) -> (Float, Float) {
+    var a = SIMD16<Float>(repeating: 0), b = SIMD16<Float>(repeating: 0)
+    let m = SIMD16<Float>(repeating: center)
+    var i = 0
+    let rg = UnsafeRawPointer(g), rx = UnsafeRawPointer(x)
+    while i + 16 <= n {
+        let gv = rg.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        let xv = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        a += gv
+        b += gv * (xv - m)
+        i += 16
+    }
+    var sa = a.sum(), sb = b.sum()
+    while i < n { sa += g[i]; sb += g[i] * (x[i] - center); i += 1 }
+    return (sa, sb)
 }
