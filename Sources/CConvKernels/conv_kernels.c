@@ -209,6 +209,23 @@ TB_AVX512 static void from_cl16(const float *in, int c, long l, float *out) {
     }
 }
 
+/// dst[c·ds + r] = src[r·ss + c] for r < rows, c < cols, in 16×16 register tiles (ds may be negative).
+TB_AVX512 static void transpose_block(const float *src, long ss, int rows, int cols, float *dst, long ds) {
+    __m512 v[16];
+    for (int r0 = 0; r0 < rows; r0 += 16) {
+        const int rn = rows - r0 < 16 ? rows - r0 : 16;
+        const __mmask16 mr = (__mmask16)((1u << rn) - 1);
+        for (int c0 = 0; c0 < cols; c0 += 16) {
+            const int cn = cols - c0 < 16 ? cols - c0 : 16;
+            const __mmask16 mc = (__mmask16)((1u << cn) - 1);
+            for (int k = 0; k < 16; k++)
+                v[k] = k < rn ? _mm512_maskz_loadu_ps(mc, src + (long)(r0 + k) * ss + c0) : _mm512_setzero_ps();
+            transpose16(v);
+            for (int j = 0; j < cn; j++) _mm512_mask_storeu_ps(dst + (long)(c0 + j) * ds + r0, mr, v[j]);
+        }
+    }
+}
+
 #endif
 
 void tb_conv_forward_cl(const float *in, const tb_conv_geometry *g, const long *tap_offsets,
@@ -239,6 +256,22 @@ void tb_conv_pack_weights(const float *w, int j_count, int r_count, int taps, in
     // Per (block, r): copy the 64 source runs of `taps` floats into a small buffer, then write
     // each tap's 64 floats contiguously (strided stores straight to `out` stalled on
     // 4 KiB aliasing: 5 ns per float).
+#if defined(__x86_64__)
+    if (tb_conv_kernels_available()) {
+        // Per (block, r): a 64 × taps block of the source, transposed into taps rows of 64.
+        for (int jb = jb0; jb < jb1; jb++)
+            for (int r = 0; r < r_count; r++) {
+                const float *src = w + (transpose ? ((long)r * j_count + (long)jb * 64) * taps
+                                                  : ((long)jb * 64 * r_count + r) * taps);
+                const long ss = transpose ? taps : (long)r_count * taps;
+                const long ds = (long)r_count * 64;
+                float *dst = out + ((long)jb * taps * r_count + r) * 64;
+                if (flip) transpose_block(src, ss, 64, taps, dst + (long)(taps - 1) * ds, -ds);
+                else transpose_block(src, ss, 64, taps, dst, ds);
+            }
+        return;
+    }
+#endif
     float buffer[64 * 64];
     float *tmp = taps <= 64 ? buffer : NULL;
     for (int jb = jb0; jb < jb1; jb++)
@@ -264,6 +297,14 @@ void tb_conv_pack_weights(const float *w, int j_count, int r_count, int taps, in
 
 void tb_conv_unpack_weight_grad(const float *partials, int parts, long part_stride, int taps, int ci, int co,
                                 float *out, int c0, int c1) {
+#if defined(__x86_64__)
+    if (parts == 1 && tb_conv_kernels_available()) {
+        // One partial: a pure permutation, [taps][co] → [co][taps] per input channel.
+        for (int c = c0; c < c1; c++)
+            transpose_block(partials + (long)c * co, (long)ci * co, taps, co, out + (long)c * taps, (long)ci * taps);
+        return;
+    }
+#endif
     float tmp[16 * 512];
     const int tap_block = taps < 512 ? taps : 512;
     for (int c = c0; c < c1; c++)
