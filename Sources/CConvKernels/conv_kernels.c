@@ -94,35 +94,32 @@ TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, con
 
 enum { WQ = 256 };  // output positions per weight-gradient slice
 
-/// gw[i][0..64) (+)= Σ_q x_q[off + i] · gy_q[0..64) for i < R: R·4 zmm accumulators. The first
-/// slice stores (`store`), later ones add, so the gradient needs no zeroing pass.
-#define TB_WEIGHT_GRAD_TILE(NAME, R) \
-TB_AVX512 static void NAME(const float *const *x, long off, const float *const *gy, long gy_off, \
-                           int count, float *gw, long ldw, int store) { \
-    __m512 acc[R][4]; \
-    for (int i = 0; i < R; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps(); \
-    for (int q = 0; q < count; q++) { \
-        const float *xs = x[q] + off; \
-        const float *ys = gy[q] + gy_off; \
-        const __m512 y0 = _mm512_loadu_ps(ys), y1 = _mm512_loadu_ps(ys + 16); \
-        const __m512 y2 = _mm512_loadu_ps(ys + 32), y3 = _mm512_loadu_ps(ys + 48); \
-        for (int i = 0; i < R; i++) { \
-            const __m512 b = _mm512_set1_ps(xs[i]); \
+/// gw[i·ldw + 0..64) (+)= Σ_q x_q[off[i]] · gy_q[0..64) for i < 6 (rows past `rows` repeat the
+/// last one and are not written): 24 zmm accumulators. Row i is one (tap, channel) pair, so a
+/// tile may span taps, which keeps narrow inputs (RGB) efficient. The first slice stores
+/// (`store`), later ones add, so the gradient needs no zeroing pass.
+TB_AVX512 static void weight_grad_tile(const float *const *x, const long *off, const float *const *gy, long gy_off,
+                                       int count, float *gw, long ldw, int rows, int store) {
+    __m512 acc[6][4];
+    for (int i = 0; i < 6; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    const long o0 = off[0], o1 = off[1], o2 = off[2], o3 = off[3], o4 = off[4], o5 = off[5];
+    for (int q = 0; q < count; q++) {
+        const float *xs = x[q];
+        const float *ys = gy[q] + gy_off;
+        const __m512 y0 = _mm512_loadu_ps(ys), y1 = _mm512_loadu_ps(ys + 16);
+        const __m512 y2 = _mm512_loadu_ps(ys + 32), y3 = _mm512_loadu_ps(ys + 48);
+#define TB_ROW(i, o) { const __m512 b = _mm512_set1_ps(xs[o]); \
             acc[i][0] = _mm512_fmadd_ps(b, y0, acc[i][0]); acc[i][1] = _mm512_fmadd_ps(b, y1, acc[i][1]); \
-            acc[i][2] = _mm512_fmadd_ps(b, y2, acc[i][2]); acc[i][3] = _mm512_fmadd_ps(b, y3, acc[i][3]); \
-        } \
-    } \
-    for (int i = 0; i < R; i++) { \
-        float *row = gw + i * ldw; \
-        for (int j = 0; j < 4; j++) \
-            _mm512_storeu_ps(row + 16 * j, store ? acc[i][j] : _mm512_add_ps(_mm512_loadu_ps(row + 16 * j), acc[i][j])); \
-    } \
+            acc[i][2] = _mm512_fmadd_ps(b, y2, acc[i][2]); acc[i][3] = _mm512_fmadd_ps(b, y3, acc[i][3]); }
+        TB_ROW(0, o0) TB_ROW(1, o1) TB_ROW(2, o2) TB_ROW(3, o3) TB_ROW(4, o4) TB_ROW(5, o5)
+#undef TB_ROW
+    }
+    for (int i = 0; i < rows; i++) {
+        float *row = gw + i * ldw;
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_ps(row + 16 * j, store ? acc[i][j] : _mm512_add_ps(_mm512_loadu_ps(row + 16 * j), acc[i][j]));
+    }
 }
-TB_WEIGHT_GRAD_TILE(weight_grad_tile6, 6)
-TB_WEIGHT_GRAD_TILE(weight_grad_tile4, 4)
-TB_WEIGHT_GRAD_TILE(weight_grad_tile2, 2)
-TB_WEIGHT_GRAD_TILE(weight_grad_tile1, 1)
-#undef TB_WEIGHT_GRAD_TILE
 
 TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g, const long *offs,
                                      const float *gy, const int *gy_pad, const int *gy_dims, int co_count,
@@ -143,15 +140,17 @@ TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g,
                          + ow + gy_pad[2]) * co_count;
         }
         const int store = s == q0;
+        // Rows of the gradient are (tap, channel) pairs, row ρ = t·C + c.
+        const long r0 = (long)t0 * C, r1 = (long)t1 * C;
+        long off[6];
         for (int cb = 0; cb < co_count; cb += 64)
-            for (int t = t0; t < t1; t++) {
-                float *row = gw + (long)t * C * co_count + cb;
-                const long o = offs[t];
-                int c = 0;
-                for (; c + 6 <= C; c += 6) weight_grad_tile6(x, o + c, y, cb, count, row + (long)c * co_count, co_count, store);
-                for (; c + 4 <= C; c += 4) weight_grad_tile4(x, o + c, y, cb, count, row + (long)c * co_count, co_count, store);
-                for (; c + 2 <= C; c += 2) weight_grad_tile2(x, o + c, y, cb, count, row + (long)c * co_count, co_count, store);
-                for (; c < C; c++) weight_grad_tile1(x, o + c, y, cb, count, row + (long)c * co_count, co_count, store);
+            for (long r = r0; r < r1; r += 6) {
+                const int rows = r1 - r < 6 ? (int)(r1 - r) : 6;
+                for (int i = 0; i < 6; i++) {
+                    const long ri = i < rows ? r + i : r1 - 1;
+                    off[i] = offs[ri / C] + ri % C;
+                }
+                weight_grad_tile(x, off, y, cb, count, gw + r * co_count + cb, co_count, rows, store);
             }
     }
 }

@@ -5,8 +5,7 @@ import CConvKernels
 /// (`CConvKernels`) accumulate each output tile in registers over every tap and channel.
 ///
 /// - Forward: any stride, padding and dilation, `Co` a multiple of 64.
-/// - Weight gradient: `Ci` a multiple of 8 (narrower inputs such as RGB run faster through
-///   SGEMM), `Co` a multiple of 64.
+/// - Weight gradient: `Co` a multiple of 64.
 /// - Input gradient, for stride 1: the forward kernel on the output gradient padded by
 ///   `dilation·(kernel − 1) − padding` per side, with the weights flipped and transposed;
 ///   needs `Ci` a multiple of 64 and that padding non-negative.
@@ -23,7 +22,7 @@ enum DirectConv3D {
     }
 
     static func weightGradientApplies(_ g: Conv3DGeometry) -> Bool {
-        available && g.inChannels % 8 == 0 && g.outChannels % 64 == 0
+        available && g.outChannels % 64 == 0
     }
 
     static func inputGradientApplies(_ g: Conv3DGeometry) -> Bool {

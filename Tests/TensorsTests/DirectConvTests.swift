@@ -55,7 +55,8 @@ final class DirectConvTests: XCTestCase {
     }
 
     func testStemShape() {
-        check([2, 3, 4, 10, 9], co: 64, k: Size3(3, 7, 7), s: Size3(1, 2, 2), p: Size3(1, 3, 3), expect: (true, false, false))
+        // RGB input: weight-gradient tiles of six (tap, channel) rows span taps.
+        check([2, 3, 4, 10, 9], co: 64, k: Size3(3, 7, 7), s: Size3(1, 2, 2), p: Size3(1, 3, 3), expect: (true, true, false))
     }
 
     func testDilatedWithWidePadding() {
@@ -76,7 +77,7 @@ final class DirectConvTests: XCTestCase {
     }
 
     func testChannelTailsOfTheWeightKernel() {
-        // 24 input channels: four 6-channel tiles; 40: six 6-channel tiles and a 4-channel tail.
+        // 24 input channels × 27 taps: whole 6-row tiles; 40 × 27 = 1080 rows: tiles that span taps.
         check([2, 24, 2, 4, 5], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, false))
         check([1, 40, 2, 3, 3], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, false))
     }
