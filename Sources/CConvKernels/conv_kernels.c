@@ -92,6 +92,49 @@ TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, con
     }
 }
 
+/// dst_i[0..64) += Σ_co gy_i[co] · w[co][0..64) for the first `valid` of six rows.
+TB_AVX512 static void scatter_tile(const float *const *gy, int co_count, const float *w, float *const *dst, int valid) {
+    __m512 acc[FQ][4];
+    for (int i = 0; i < FQ; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    const float *g0 = gy[0], *g1 = gy[1], *g2 = gy[2], *g3 = gy[3], *g4 = gy[4], *g5 = gy[5];
+    for (int co = 0; co < co_count; co++) {
+        const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+        const __m512 w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
+        w += 64;
+#define TB_ROW(i, gi) { const __m512 b = _mm512_set1_ps(gi[co]); \
+            acc[i][0] = _mm512_fmadd_ps(b, w0, acc[i][0]); acc[i][1] = _mm512_fmadd_ps(b, w1, acc[i][1]); \
+            acc[i][2] = _mm512_fmadd_ps(b, w2, acc[i][2]); acc[i][3] = _mm512_fmadd_ps(b, w3, acc[i][3]); }
+        TB_ROW(0, g0) TB_ROW(1, g1) TB_ROW(2, g2) TB_ROW(3, g3) TB_ROW(4, g4) TB_ROW(5, g5)
+#undef TB_ROW
+    }
+    for (int i = 0; i < valid; i++)
+        for (int j = 0; j < 4; j++)
+            _mm512_storeu_ps(dst[i] + 16 * j, _mm512_add_ps(_mm512_loadu_ps(dst[i] + 16 * j), acc[i][j]));
+}
+
+TB_AVX512 static void input_grad_scatter_cl(const float *gy, int co_count, const tb_conv_geometry *g,
+                                            const long *offs, const float *packed_w, float *gin,
+                                            long q0, long q1, int b0, int b1) {
+    const float *rows[FQ];
+    float *dst[FQ];
+    long origin[FQ];
+    // Per (block, tap) the weights (co_count × 64) stay in cache while every position passes.
+    for (int b = b0; b < b1; b++)
+        for (int t = 0; t < g->taps; t++) {
+            const float *w = packed_w + ((long)b * g->taps + t) * co_count * 64;
+            for (long q = q0; q < q1; q += FQ) {
+                const int valid = q1 - q < FQ ? (int)(q1 - q) : FQ;
+                for (int i = 0; i < FQ; i++) {
+                    const long qi = i < valid ? q + i : q1 - 1;
+                    rows[i] = gy + qi * co_count;
+                    origin[i] = window_origin(g, qi);
+                    dst[i] = gin + origin[i] + offs[t] + (long)b * 64;
+                }
+                scatter_tile(rows, co_count, w, dst, valid);
+            }
+        }
+}
+
 enum { WQ = 256 };  // output positions per weight-gradient slice
 
 /// gw[i·ldw + 0..64) (+)= Σ_q x_q[off[i]] · gy_q[0..64) for i < 6 (rows past `rows` repeat the
@@ -248,6 +291,31 @@ void tb_conv_weight_grad_cl(const float *in, const tb_conv_geometry *g, const lo
     (void)gw; (void)q0; (void)q1; (void)t0; (void)t1;
     __builtin_trap();
 #endif
+}
+
+void tb_conv_input_grad_scatter_cl(const float *gy, int co_count, const tb_conv_geometry *g, const long *tap_offsets,
+                                   const float *packed_w, float *gin, long q0, long q1, int b0, int b1) {
+#if defined(__x86_64__)
+    input_grad_scatter_cl(gy, co_count, g, tap_offsets, packed_w, gin, q0, q1, b0, b1);
+#else
+    (void)gy; (void)co_count; (void)g; (void)tap_offsets; (void)packed_w; (void)gin; (void)q0; (void)q1;
+    (void)b0; (void)b1;
+    __builtin_trap();
+#endif
+}
+
+void tb_conv_from_cl_padded(const float *in, int c, int d, int h, int w, int pd, int ph, int pw, float *out) {
+    const long hp = h + 2 * ph, wp = w + 2 * pw, volume = (long)d * h * w;
+    for (int z = 0; z < d; z++)
+        for (int y = 0; y < h; y++) {
+            const float *row = in + (((long)(z + pd) * hp + y + ph) * wp + pw) * c;
+            float *dst = out + ((long)z * h + y) * w;
+#if defined(__x86_64__)
+            if (tb_conv_kernels_available()) { transpose_block(row, c, w, c, dst, volume); continue; }
+#endif
+            for (int x = 0; x < w; x++)
+                for (int ch = 0; ch < c; ch++) dst[(long)ch * volume + x] = row[(long)x * c + ch];
+        }
 }
 
 void tb_conv_pack_weights(const float *w, int j_count, int r_count, int taps, int flip, int transpose,

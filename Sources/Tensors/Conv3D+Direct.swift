@@ -8,7 +8,8 @@ import CConvKernels
 /// - Weight gradient: `Co` a multiple of 64.
 /// - Input gradient, for stride 1: the forward kernel on the output gradient padded by
 ///   `dilation·(kernel − 1) − padding` per side, with the weights flipped and transposed;
-///   needs `Ci` a multiple of 64 and that padding non-negative.
+///   needs `Ci` a multiple of 64 and that padding non-negative. Other convs with `Ci` a
+///   multiple of 64 (strided ones) scatter each tap's products into a padded buffer.
 ///
 /// Other shapes, and CPUs without AVX-512, use im2col + SGEMM (`conv3dForward`).
 /// Every output element is summed by one thread in a fixed order, so the forward and input
@@ -27,6 +28,12 @@ enum DirectConv3D {
 
     static func inputGradientApplies(_ g: Conv3DGeometry) -> Bool {
         available && g.stride == Size3(all: 1) && g.inChannels % 64 == 0 && transposedPadding(g) != nil
+    }
+
+    /// Input gradient of any other conv (strided ones): scattered tap by tap into a padded
+    /// channels-last buffer; needs `Ci` a multiple of 64.
+    static func inputGradientScatterApplies(_ g: Conv3DGeometry) -> Bool {
+        available && g.inChannels % 64 == 0
     }
 
     /// Padding that turns the input gradient of a stride-1 conv into a plain convolution.
@@ -59,6 +66,14 @@ enum DirectConv3D {
                     }
                 }
             }
+        }
+
+        /// Zeroed padded storage for `batch` samples.
+        init(zeroedBatch batch: Int, channels: Int, size: Size3, padding: Size3) {
+            self.batch = batch; self.channels = channels; self.size = size; self.padding = padding
+            let count = batch * Size3(size.t + 2 * padding.t, size.h + 2 * padding.h, size.w + 2 * padding.w).product * channels
+            pointer = .allocate(capacity: count)
+            pointer.initialize(repeating: 0, count: count)
         }
 
         deinit { pointer.deallocate() }
@@ -125,16 +140,16 @@ enum DirectConv3D {
 
     /// Packs `weight` ([Co, Ci, kt, kh, kw]) for the forward kernel, or flipped and
     /// transposed for the input gradient.
-    static func pack(_ weight: Tensor, forInputGradient: Bool) -> [Float] {
+    static func pack(_ weight: Tensor, forInputGradient: Bool, flip: Bool = true) -> [Float] {
         let Co = weight.shape[0], Ci = weight.shape[1], taps = weight.shape[2] * weight.shape[3] * weight.shape[4]
         let (j, r) = forInputGradient ? (Ci, Co) : (Co, Ci)
-        let mode: Int32 = forInputGradient ? 1 : 0
+        let mode: Int32 = forInputGradient ? 1 : 0, flipped: Int32 = forInputGradient && flip ? 1 : 0
         return [Float](unsafeUninitializedCapacity: weight.count) { buffer, initialized in
             weight.scalars.withUnsafeBufferPointer { w in
                 let W = UnsafeSendable(w.baseAddress!), O = UnsafeSendable(buffer.baseAddress!)
                 Profiler.measure("conv3d.direct.pack-weights (wall)") {
                     Parallel.forEachRange(j / 64) { blocks in
-                        tb_conv_pack_weights(W.pointer, Int32(j), Int32(r), Int32(taps), mode, mode, O.pointer,
+                        tb_conv_pack_weights(W.pointer, Int32(j), Int32(r), Int32(taps), flipped, mode, O.pointer,
                                              Int32(blocks.lowerBound), Int32(blocks.upperBound))
                     }
                 }
@@ -175,6 +190,51 @@ enum DirectConv3D {
             convolve(gy, packed: packed, coCount: g.inChannels, kernel: g.kernel, stride: Size3(all: 1),
                      dilation: g.dilation, output: g.input, into: buffer.baseAddress!)
             initialized = buffer.count
+        }
+    }
+
+    /// Input gradient of any conv with `Ci` a multiple of 64: [N, Ci, D, H, W]. `gy` is the
+    /// unpadded channels-last output gradient.
+    static func inputGradientByScatter(_ gy: PaddedBatch, weight: Tensor, _ g: Conv3DGeometry) -> [Float] {
+        precondition(gy.padding == Size3(all: 0), "the scattered input gradient reads an unpadded output gradient")
+        let packed = pack(weight, forInputGradient: true, flip: false)
+        let gin = PaddedBatch(zeroedBatch: g.batch, channels: g.inChannels, size: g.input, padding: g.padding)
+        var geo = geometry(gin, output: g.output, stride: g.stride, taps: g.kernel.product)
+        let offsets = tapOffsets(kernel: g.kernel, dilation: g.dilation, padded: gin.padded, channels: g.inChannels)
+        let L = g.output.product, blocks = g.inChannels / 64, Co = g.outChannels
+        // Threads own whole channel blocks, else whole samples, so their scatters never meet.
+        let byBlocks = blocks >= Parallel.threadCount
+        let parts = byBlocks ? Parallel.ranges(blocks) : Parallel.ranges(g.batch)
+        let Y = UnsafeSendable(UnsafePointer(gy.pointer)), GIN = UnsafeSendable(gin.pointer)
+        withUnsafePointer(to: &geo) { gp in
+            let G = UnsafeSendable(gp)
+            offsets.withUnsafeBufferPointer { po in
+                packed.withUnsafeBufferPointer { pw in
+                    let OFF = UnsafeSendable(po.baseAddress!), W = UnsafeSendable(pw.baseAddress!)
+                    Profiler.measure("conv3d.direct.input-gradient-scatter (wall)") {
+                        Parallel.forEach(chunks: parts.count) { i in
+                            let b = byBlocks ? parts[i] : 0..<blocks
+                            let q = byBlocks ? 0..<(g.batch * L) : (parts[i].lowerBound * L)..<(parts[i].upperBound * L)
+                            tb_conv_input_grad_scatter_cl(Y.pointer, Int32(Co), G.pointer, OFF.pointer, W.pointer, GIN.pointer,
+                                                          q.lowerBound, q.upperBound, Int32(b.lowerBound), Int32(b.upperBound))
+                        }
+                    }
+                }
+            }
+        }
+        let perSample = gin.padded.product * g.inChannels, outSample = g.inChannels * g.input.product
+        return [Float](unsafeUninitializedCapacity: g.batch * outSample) { out, initialized in
+            let O = UnsafeSendable(out.baseAddress!)
+            Profiler.measure("conv3d.direct.from-channels-last (wall)") {
+                Parallel.forEachRange(g.batch) { range in
+                    for n in range {
+                        tb_conv_from_cl_padded(GIN.pointer + n * perSample, Int32(g.inChannels), Int32(g.input.t),
+                                               Int32(g.input.h), Int32(g.input.w), Int32(g.padding.t), Int32(g.padding.h),
+                                               Int32(g.padding.w), O.pointer + n * outSample)
+                    }
+                }
+            }
+            initialized = g.batch * outSample
         }
     }
 

@@ -329,13 +329,15 @@ func conv3dBackward(_ x: Tensor, weight: Tensor, hasBias: Bool, gy: Tensor,
     precondition(shape: gy.shape, equals: g.outputShape, "conv3d output gradient")
     let directWeight = tuning.direct && DirectConv3D.weightGradientApplies(g)
     let directInput = needInputGradient && tuning.direct && DirectConv3D.inputGradientApplies(g)
+    let scatterInput = needInputGradient && tuning.direct && !directInput && DirectConv3D.inputGradientScatterApplies(g)
     var gw: [Float]? = nil, gx: [Float]? = nil
-    if directWeight || directInput {
+    if directWeight || directInput || scatterInput {
         let paddedGY = DirectConv3D.paddedOutputGradient(gy, g, forInputGradient: directInput)
         if directWeight { gw = DirectConv3D.weightGradient(paddedInput ?? DirectConv3D.paddedInput(x, g), gy: paddedGY, g) }
         if directInput { gx = DirectConv3D.inputGradient(paddedGY, weight: weight, g) }
+        if scatterInput { gx = DirectConv3D.inputGradientByScatter(paddedGY, weight: weight, g) }
     }
-    let needGEMMInput = needInputGradient && !directInput
+    let needGEMMInput = needInputGradient && !directInput && !scatterInput
     if !directWeight || needGEMMInput {
         let rest = conv3dBackwardGEMM(x, weight: weight, gy: gy, g, needInputGradient: needGEMMInput,
                                       needWeightGradient: !directWeight, tuning: tuning)

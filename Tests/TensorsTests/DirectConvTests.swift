@@ -17,7 +17,8 @@ final class DirectConvTests: XCTestCase {
     /// Which direct branches `shape`/`co` take, so each test states what it covers.
     func branches(_ shape: [Int], co: Int, k: Size3, s: Size3, p: Size3, d: Size3) -> (Bool, Bool, Bool) {
         let g = Conv3DGeometry(inputShape: shape, outChannels: co, kernel: k, stride: s, padding: p, dilation: d)
-        return (DirectConv3D.forwardApplies(g), DirectConv3D.weightGradientApplies(g), DirectConv3D.inputGradientApplies(g))
+        return (DirectConv3D.forwardApplies(g), DirectConv3D.weightGradientApplies(g),
+                DirectConv3D.inputGradientApplies(g) || DirectConv3D.inputGradientScatterApplies(g))
     }
 
     func check(_ shape: [Int], co: Int, k: Size3, s: Size3 = Size3(all: 1), p: Size3, d: Size3 = Size3(all: 1),
@@ -50,8 +51,14 @@ final class DirectConvTests: XCTestCase {
         check([2, 64, 3, 5, 6], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, true), bias: true)
     }
 
-    func testStridedConvUsesSGEMMForTheInputGradient() {
-        check([2, 64, 4, 7, 5], co: 128, k: Size3(all: 3), s: Size3(1, 2, 2), p: Size3(all: 1), expect: (true, true, false))
+    func testStridedConvScattersTheInputGradient() {
+        check([2, 64, 4, 7, 5], co: 128, k: Size3(all: 3), s: Size3(1, 2, 2), p: Size3(all: 1), expect: (true, true, true))
+        // 128 input channels: threads split the two channel blocks instead of the samples.
+        check([3, 128, 3, 5, 5], co: 64, k: Size3(all: 3), s: Size3(all: 2), p: Size3(all: 1), expect: (true, true, true))
+    }
+
+    func testStridedConvWithNarrowInputUsesSGEMMForTheInputGradient() {
+        check([2, 32, 4, 7, 5], co: 64, k: Size3(all: 3), s: Size3(1, 2, 2), p: Size3(all: 1), expect: (true, true, false))
     }
 
     func testStemShape() {
@@ -64,12 +71,12 @@ final class DirectConvTests: XCTestCase {
     }
 
     func testPaddingBeyondTheKernelSpan() {
-        // Padding 3 on a 3-wide kernel: the transposed padding would be −1, so SGEMM does the input gradient.
-        check([1, 64, 3, 4, 5], co: 64, k: Size3(all: 3), p: Size3(1, 3, 1), expect: (true, true, false))
+        // Padding 3 on a 3-wide kernel: the transposed padding would be −1, so the input gradient is scattered.
+        check([1, 64, 3, 4, 5], co: 64, k: Size3(all: 3), p: Size3(1, 3, 1), expect: (true, true, true))
     }
 
     func testPointwiseDownsample() {
-        check([2, 64, 4, 6, 6], co: 128, k: Size3(all: 1), s: Size3(all: 2), p: Size3(all: 0), expect: (true, true, false))
+        check([2, 64, 4, 6, 6], co: 128, k: Size3(all: 1), s: Size3(all: 2), p: Size3(all: 0), expect: (true, true, true))
     }
 
     func testNarrowOutputUsesSGEMM() {

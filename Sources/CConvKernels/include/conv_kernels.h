@@ -39,6 +39,17 @@ void tb_conv_weight_grad_cl(const float *in, const tb_conv_geometry *g, const lo
                             const float *gy, const int *gy_pad, const int *gy_dims, int co_count,
                             float *gw, long q0, long q1, int t0, int t1);
 
+/// Input gradient of any conv by scatter, for output positions [q0, q1) and input-channel
+/// blocks [64·b0, 64·b1): gin[pos(q) + tap_offsets[t] + c] += Σ_co gy[q·co_count + co] · w[co][c][t].
+/// `gin` is the zeroed padded CL input gradient (g->channels a multiple of 64); `packed_w` is
+/// [C/64][taps][co_count][64] (tb_conv_pack_weights with transpose, without flip). Threads must
+/// own disjoint samples or disjoint channel blocks.
+void tb_conv_input_grad_scatter_cl(const float *gy, int co_count, const tb_conv_geometry *g, const long *tap_offsets,
+                                   const float *packed_w, float *gin, long q0, long q1, int b0, int b1);
+
+/// One padded CL sample [D+2pd][H+2ph][W+2pw][C] → its interior as NCDHW [C][D][H][W].
+void tb_conv_from_cl_padded(const float *in, int c, int d, int h, int w, int pd, int ph, int pw, float *out);
+
 /// Packs blocks [jb0, jb1) of w [J][R][taps] (J·R·taps floats, index (j·R + r)·taps + t) into
 /// [J/64][taps][R][64], reading tap taps−1−t instead of t when `flip` is set. With `transpose`
 /// set the source is read as [R][J][taps] instead (index (r·J + j)·taps + t): the
