@@ -20,6 +20,30 @@ public final class SGD {
         for (name, p) in parameters {
             guard let g = p.grad else { continue }
             precondition(shape: g.shape, equals: p.value.shape, "SGD gradient of \(name)")
+            if momentum != 0, var v = velocity.removeValue(forKey: name) {
+                // One pass over p, g and v on every core (the update is memory-bound), with the
+                // same float operations as the steps below.
+                let mu = momentum, wd = weightDecay, rate = -learningRate
+                g.scalars.withUnsafeBufferPointer { pg in
+                    v.scalars.withUnsafeMutableBufferPointer { pv in
+                        p.value.scalars.withUnsafeMutableBufferPointer { pw in
+                            let G = UnsafeSendable(pg.baseAddress!), V = UnsafeSendable(pv.baseAddress!)
+                            let W = UnsafeSendable(pw.baseAddress!)
+                            Parallel.forEachRange(pw.count, minimumPerThread: 1 << 16) { range in
+                                for i in range {
+                                    var d = G.pointer[i]
+                                    if wd != 0 { d += wd * W.pointer[i] }
+                                    let vi = mu * V.pointer[i] + d
+                                    V.pointer[i] = vi
+                                    W.pointer[i] += rate * vi
+                                }
+                            }
+                        }
+                    }
+                }
+                velocity[name] = v
+                continue
+            }
             var d = g
             if weightDecay != 0 { d.addScaled(p.value, alpha: weightDecay) }
             if momentum != 0 {
