@@ -31,11 +31,13 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate",
                        providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
 
         .target(name: "Tensors", dependencies: ["CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Networks", dependencies: ["Tensors"]),
-        .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG", "CDeflate"]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG", "CDeflate", "CZstd"]),
         .target(name: "Datasets", dependencies: ["Media", "Tensors", .product(name: "Yams", package: "Yams")]),
         .target(name: "VTHCL", dependencies: ["Networks", "Datasets", "Media"]),
         .target(name: "Protocols", dependencies: ["Networks", "Datasets"]),
@@ -49,7 +51,7 @@ let package = Package(
         // Fixtures are read from the source tree (see TestSupport), not bundled.
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Tensors"]),
-        .testTarget(name: "MediaTests", dependencies: ["Media", "CHDF5"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "CHDF5", "CZstd"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Media"]),
         .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Networks", "Tensors"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors"], exclude: ["Fixtures"]),
