@@ -45,12 +45,15 @@ public final class ClipCache: @unchecked Sendable {
     /// reused: entries written with another codec or level stay, and are read by their own layout.
     public let compression: CacheCompression
     /// A window of W frames decompresses about W + 3 frames with chunks of 4 (W + 15 with 16),
-    /// and its 17 chunks spread more evenly over the cores; smaller chunks gain little more,
-    /// and uncompressed reads are faster with 16 (benchmarks/RESULTS.md, Media).
+    /// and its 17 chunks spread more evenly over the cores: zstd-3 windows read ~218 clips/s
+    /// with chunks of 4, ~198 with 8 and ~165 with 16 (deflate-1: 102, 93, 77). Uncompressed
+    /// reads are faster with 16 (benchmarks/RESULTS.md, Media).
     public static let defaultChunkFrames = 4
-    /// Deflate level 1: decoded video compresses 1.45× there and at most ~1.5× at any level,
-    /// while higher levels build slower.
-    public static let defaultCompression = CacheCompression.deflate(level: 1)
+    /// Zstandard level 3: decoded video compresses 1.43× (deflate level 1: 1.45×, level 1:
+    /// 1.28×), and with chunks of 4 frames random 64-frame windows read 12–13× faster than
+    /// they decode on 2 cores, where deflate's inflate speed caps them at ~6× (benchmarks/RESULTS.md,
+    /// Media, Cache). `.deflate(level: 1)` keeps files that plain h5py reads without hdf5plugin.
+    public static let defaultCompression = CacheCompression.zstd(level: 3)
     /// Merge pending parts once they reach max(this, size of the cache file), so the
     /// copy-on-merge costs stay linear in the cache size overall.
     public var mergeThresholdBytes: Int64 = 256 << 20
