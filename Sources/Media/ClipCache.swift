@@ -49,10 +49,11 @@ public final class ClipCache: @unchecked Sendable {
     /// with chunks of 4, ~198 with 8 and ~165 with 16 (deflate-1: 102, 93, 77). Uncompressed
     /// reads are faster with 16 (benchmarks/RESULTS.md, Media).
     public static let defaultChunkFrames = 4
-    /// Zstandard level 3: decoded video compresses 1.43× (deflate level 1: 1.45×, level 1:
-    /// 1.28×), and with chunks of 4 frames random 64-frame windows read 12–13× faster than
-    /// they decode on 2 cores, where deflate's inflate speed caps them at ~6× (benchmarks/RESULTS.md,
-    /// Media, Cache). `.deflate(level: 1)` keeps files that plain h5py reads without hdf5plugin.
+    /// Zstandard level 3: decoded video compresses 1.43× (deflate-1: 1.45×, zstd-1: 1.28×; on
+    /// bikes.mp4), and with chunks of 4 frames random 64-frame windows read about 12× faster
+    /// than they decode on 2 cores, where deflate's inflate speed holds them to ~6×
+    /// (benchmarks/RESULTS.md, Media). `.deflate(level: 1)` writes files that plain h5py reads
+    /// without hdf5plugin.
     public static let defaultCompression = CacheCompression.zstd(level: 3)
     /// Merge pending parts once they reach max(this, size of the cache file), so the
     /// copy-on-merge costs stay linear in the cache size overall.
