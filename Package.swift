@@ -31,6 +31,8 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate",
                        providers: [.apt(["libdeflate-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
 
         // Direct convolution kernels (AVX-512, chosen at run time); -O3 also in debug builds
         // so that tests run them at speed.
@@ -38,7 +40,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS", "CConvKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Networks", dependencies: ["Tensors"]),
-        .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG", "CDeflate"]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG", "CDeflate", "CZstd"]),
         .target(name: "Datasets", dependencies: ["Media", "Tensors", .product(name: "Yams", package: "Yams")]),
         .target(name: "VTHCL", dependencies: ["Networks", "Datasets", "Media"]),
         .target(name: "Protocols", dependencies: ["Networks", "Datasets"]),
@@ -52,7 +54,7 @@ let package = Package(
         // Fixtures are read from the source tree (see TestSupport), not bundled.
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], exclude: ["Fixtures"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Tensors"]),
-        .testTarget(name: "MediaTests", dependencies: ["Media", "CHDF5"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "CHDF5", "CZstd"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Media"]),
         .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Networks", "Tensors"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors"], exclude: ["Fixtures"]),

@@ -38,6 +38,11 @@ static inline herr_t shim_H5E_walk_cb(unsigned n, const H5E_error2_t *e, void *d
     }
     return 0;
 }
+/// Pushes `message` on HDF5's error stack from inside a filter callback (the pipeline then
+/// reports the read or write as failed, and `shim_H5E_last_message` returns this message).
+static inline void shim_H5E_push_filter_error(const char *message) {
+    H5Epush2(H5E_DEFAULT, __FILE__, "H5Z_filter_zstd", __LINE__, H5E_ERR_CLS, H5E_PLINE, H5E_CANTFILTER, "%s", message);
+}
 /// Copies the current error stack's innermost description into buf (256 bytes), then clears it.
 static inline void shim_H5E_last_message(char *buf) {
     buf[0] = 0;

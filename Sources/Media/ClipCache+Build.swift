@@ -160,7 +160,7 @@ extension ClipCache {
         let frameBytes = size.height * size.width * 3
         let file = try H5Object.createFile(tmp)
         let group = try file.group("videos")
-        let dataset = try group.createFrameDataset(key, frameShape: frameShape, chunkFrames: chunkFrames, deflateLevel: deflateLevel)
+        let dataset = try group.createFrameDataset(key, frameShape: frameShape, chunkFrames: chunkFrames, compression: compression)
         var batch = [UInt8](repeating: 0, count: chunkFrames * frameBytes)
         var inBatch = 0
         var written = 0

@@ -82,7 +82,7 @@ extension ClipCache {
         try file.setAttribute("pix_fmt", "rgb24")
         try file.setAttribute("folder_fps", readerOptions.folderFPS)
         try file.setAttribute("chunk_frames", Int64(chunkFrames))
-        try file.setAttribute("compression", deflateLevel > 0 ? "deflate-\(deflateLevel)" : "none")
+        try file.setAttribute("compression", compression.tag)
         try file.setAttribute("ffmpeg_version", FFmpeg.versionString)
         try file.setAttribute("hdf5_version", HDF5.version)
         try file.setAttribute("lookups_hit", hits)

@@ -41,27 +41,39 @@ public final class ClipCache: @unchecked Sendable {
     public let readerOptions: ReaderOptions
     /// Frames per HDF5 chunk of new entries (chunks are `[chunkFrames, H, W, 3]`).
     public let chunkFrames: Int
-    /// zlib level of the deflate filter (0 = none).
-    public let deflateLevel: Int
-    /// A window of W frames inflates about W + 3 frames with chunks of 4 (W + 15 with 16),
-    /// and its 17 chunks spread more evenly over the cores; smaller chunks gain little more,
-    /// and uncompressed reads are faster with 16 (benchmarks/RESULTS.md, Media).
+    /// The filter of new entries. Like the chunking, it does not decide whether an entry is
+    /// reused: entries written with another codec or level stay, and are read by their own layout.
+    public let compression: CacheCompression
+    /// A window of W frames decompresses about W + 3 frames with chunks of 4 (W + 15 with 16),
+    /// and its 17 chunks spread more evenly over the cores: zstd-3 windows read ~218 clips/s
+    /// with chunks of 4, ~198 with 8 and ~165 with 16 (deflate-1: 102, 93, 77). Uncompressed
+    /// reads are faster with 16 (benchmarks/RESULTS.md, Media).
     public static let defaultChunkFrames = 4
-    /// Level 1: decoded video compresses 1.45× there and at most ~1.5× at any level, while
-    /// higher levels build slower.
-    public static let defaultDeflateLevel = 1
+    /// Zstandard level 3: decoded video compresses 1.43× (deflate-1: 1.45×, zstd-1: 1.28×; on
+    /// bikes.mp4), and with chunks of 4 frames random 64-frame windows read about 12× faster
+    /// than they decode on 2 cores, where deflate's inflate speed holds them to ~6×
+    /// (benchmarks/RESULTS.md, Media). `.deflate(level: 1)` writes files that plain h5py reads
+    /// without hdf5plugin.
+    public static let defaultCompression = CacheCompression.zstd(level: 3)
     /// Merge pending parts once they reach max(this, size of the cache file), so the
     /// copy-on-merge costs stay linear in the cache size overall.
     public var mergeThresholdBytes: Int64 = 256 << 20
 
     public init(directory: String, name: String, spec: DecodeSpec, readerOptions: ReaderOptions = .init(),
-                chunkFrames: Int = ClipCache.defaultChunkFrames, deflateLevel: Int = ClipCache.defaultDeflateLevel) {
+                chunkFrames: Int = ClipCache.defaultChunkFrames, compression: CacheCompression = ClipCache.defaultCompression) {
         self.directory = directory
         self.name = name
         self.spec = spec
         self.readerOptions = readerOptions
         self.chunkFrames = chunkFrames
-        self.deflateLevel = deflateLevel
+        self.compression = compression
+    }
+
+    /// A deflate cache at zlib level `deflateLevel` (0 = uncompressed).
+    public convenience init(directory: String, name: String, spec: DecodeSpec, readerOptions: ReaderOptions = .init(),
+                            chunkFrames: Int = ClipCache.defaultChunkFrames, deflateLevel: Int) {
+        self.init(directory: directory, name: name, spec: spec, readerOptions: readerOptions, chunkFrames: chunkFrames,
+                  compression: deflateLevel > 0 ? .deflate(level: deflateLevel) : .none)
     }
 
     /// The spec tag, plus the frame-folder rate when it differs from the default.

@@ -50,12 +50,12 @@ public final class ClipCacheReader: @unchecked Sendable {
         try self.init(path: cache.path)
     }
 
-    /// An open entry: its dataset, shape, and frames per chunk when its chunks can be
-    /// inflated here (nil: read through HDF5's pipeline).
+    /// An open entry: its dataset, shape, and chunk layout when its chunks can be
+    /// decompressed here (nil: read through HDF5's pipeline).
     private struct OpenVideo {
         var dataset: H5Object
         var shape: [Int]
-        var deflateChunkFrames: Int?
+        var storedChunks: StoredChunks.Layout?
     }
 
     private func dataset(_ videoID: String) throws(MediaError) -> OpenVideo {
@@ -68,7 +68,7 @@ public final class ClipCacheReader: @unchecked Sendable {
         let d = try videos.openDataset(key)
         let shape = try d.shape()
         let entry = OpenVideo(dataset: d, shape: shape,
-                              deflateChunkFrames: try d.deflateChunkFrames(frameShape: Array(shape.dropFirst())))
+                              storedChunks: try d.storedChunkLayout(frameShape: Array(shape.dropFirst())))
         open[videoID] = entry
         return entry
     }
@@ -81,9 +81,9 @@ public final class ClipCacheReader: @unchecked Sendable {
     }
 
     /// Frames `[start, start + count)` of a video: uint8, `shape == [count, H, W, 3]`, RGB.
-    /// Reads only the chunks the window touches. Deflate chunks are copied as stored under the
-    /// HDF5 lock and inflated outside it with libdeflate, one chunk per core (`StoredChunks`);
-    /// any other layout goes through `H5Dread`. Both give the same bytes.
+    /// Reads only the chunks the window touches. Deflate and zstd chunks are copied as stored
+    /// under the HDF5 lock and decompressed outside it (libdeflate or zstd), one chunk per core
+    /// (`StoredChunks`); any other layout goes through `H5Dread`. Both give the same bytes.
     public func readClip(videoID: String, start: Int, count: Int) throws(MediaError) -> (pixels: [UInt8], shape: [Int]) {
         try readClip(videoID: videoID, start: start, count: count, direct: true)
     }
@@ -106,9 +106,9 @@ public final class ClipCacheReader: @unchecked Sendable {
                 var chunks: StoredChunks?
                 do {
                     defer { lock.unlock() }
-                    if direct, let chunkFrames = d.deflateChunkFrames {
+                    if direct, let layout = d.storedChunks {
                         chunks = try StoredChunks.locate(d.dataset, start: start, count: count,
-                                                         chunkFrames: chunkFrames, frameShape: frameShape)
+                                                         layout: layout, frameShape: frameShape)
                     }
                     if chunks == nil {
                         try d.dataset.readFrames(into: out, start: start, count: count, frameShape: frameShape)
@@ -190,8 +190,9 @@ extension ClipCacheReader {
                           ffmpegVersion: try file.stringAttribute("ffmpeg_version") ?? "", bad: bad)
     }
 
-    /// Reads every frame of every entry back (which checks the deflate streams), checks the
-    /// shapes against the attributes, and re-identifies each source file.
+    /// Reads every frame of every entry back (which checks the deflate streams' adler32 and the
+    /// zstd frames' checksums), checks the shapes against the attributes, and re-identifies
+    /// each source file.
     public func verify(checkSources: Bool = true) throws(MediaError) -> VerifyReport {
         var report = VerifyReport(path: path)
         let current = FFmpeg.versionString

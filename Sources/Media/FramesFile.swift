@@ -2,27 +2,29 @@ import Foundation
 
 /// `bench video extract`: one video's frames in a standalone HDF5 file.
 ///
-/// Layout: dataset `/frames`, uint8 `[T, H, W, 3]` RGB, chunked `[16, H, W, 3]`,
-/// deflate level 1; attributes `fps` (float64, rate of the stored frames), `source`
-/// (string, the input path), `start` (float64 seconds), `spec` (string), `ffmpeg_version`
-/// (string). Written to a temporary name and renamed when complete.
+/// Layout: dataset `/frames`, uint8 `[T, H, W, 3]` RGB, chunked `[N, H, W, 3]` and compressed
+/// as the clip cache is by default (`ClipCache.defaultChunkFrames`, `defaultCompression`);
+/// attributes `fps` (float64, rate of the stored frames), `source` (string, the input path),
+/// `start` (float64 seconds), `spec` (string), `ffmpeg_version` (string), `compression`
+/// (string, e.g. `zstd-1`). Written to a temporary name and renamed when complete.
 public enum FramesFile {
     /// Decodes `source` per `spec` from `start` (`count` frames, or to the end) into `output`.
     /// Returns the number of frames written.
     @discardableResult
     public static func extract(source: String, to output: String, spec: DecodeSpec = .native,
                                start: FramePosition = .frame(0), count: Int? = nil,
-                               options: ReaderOptions = .init()) throws(MediaError) -> Int {
+                               options: ReaderOptions = .init(), chunkFrames: Int = ClipCache.defaultChunkFrames,
+                               compression: CacheCompression = ClipCache.defaultCompression) throws(MediaError) -> Int {
         let reader = try VideoReader(path: source, options: options)
         let size = reader.outputSize(spec)
         let frameShape = [size.height, size.width, 3]
         let frameBytes = size.height * size.width * 3
-        let chunk = 16
+        let chunk = chunkFrames
         let tmp = output + ".tmp.\(getpid())"
         var written = 0
         do {
             let file = try H5Object.createFile(tmp)
-            let dataset = try file.createFrameDataset("frames", frameShape: frameShape, chunkFrames: chunk, deflateLevel: 1)
+            let dataset = try file.createFrameDataset("frames", frameShape: frameShape, chunkFrames: chunk, compression: compression)
             var batch = [UInt8](repeating: 0, count: chunk * frameBytes)
             var inBatch = 0
             func flush() throws(MediaError) {
@@ -49,6 +51,7 @@ public enum FramesFile {
             }
             try dataset.setAttribute("spec", spec.tag)
             try dataset.setAttribute("ffmpeg_version", FFmpeg.versionString)
+            try dataset.setAttribute("compression", compression.tag)
         } catch {
             unlink(tmp)
             throw error

@@ -2,11 +2,13 @@ import CHDF5
 
 /// The one place where HDF5 return codes become `MediaError`s.
 enum HDF5 {
-    /// Opens the library once and turns off its automatic error printing: failures surface
-    /// as typed errors carrying the innermost message of HDF5's error stack.
+    /// Opens the library once, turns off its automatic error printing (failures surface as
+    /// typed errors carrying the innermost message of HDF5's error stack) and registers the
+    /// Zstandard filter.
     static let initialize: Void = {
         _ = H5open()
         shim_H5E_silence()
+        ZstdFilter.register()
     }()
 
     /// Throws for a negative status (`herr_t`, `htri_t`); returns it otherwise.

@@ -103,8 +103,10 @@ final class H5Object: @unchecked Sendable {
     // MARK: datasets
 
     /// Creates an extendible uint8 dataset of shape `[0, rest...]`, chunked `[chunkFrames, rest...]`,
-    /// deflate-compressed at `deflateLevel` (0 = uncompressed).
-    func createFrameDataset(_ name: String, frameShape: [Int], chunkFrames: Int, deflateLevel: Int) throws(MediaError) -> H5Object {
+    /// with `compression`'s filter (an optional one, as h5py sets filters: a chunk the filter
+    /// fails on is stored raw, its filter mask saying so).
+    func createFrameDataset(_ name: String, frameShape: [Int], chunkFrames: Int,
+                            compression: CacheCompression) throws(MediaError) -> H5Object {
         var dims: [hsize_t] = [0] + frameShape.map { hsize_t($0) }
         var maxDims: [hsize_t] = [shim_H5S_UNLIMITED()] + frameShape.map { hsize_t($0) }
         let space = H5Object(try HDF5.check(id: H5Screate_simple(Int32(dims.count), &dims, &maxDims), "H5Screate_simple", file: file),
@@ -112,8 +114,18 @@ final class H5Object: @unchecked Sendable {
         let dcpl = H5Object(try HDF5.check(id: H5Pcreate(shim_H5P_DATASET_CREATE()), "H5Pcreate", file: file), .plist, file: file)
         var chunk: [hsize_t] = [hsize_t(chunkFrames)] + frameShape.map { hsize_t($0) }
         try HDF5.check(H5Pset_chunk(dcpl.id, Int32(chunk.count), &chunk), "H5Pset_chunk", file: file)
-        if deflateLevel > 0 {
-            try HDF5.check(H5Pset_deflate(dcpl.id, UInt32(deflateLevel)), "H5Pset_deflate", file: file)
+        switch compression {
+        case .none:
+            break
+        case .deflate(let level):
+            try HDF5.check(H5Pset_deflate(dcpl.id, UInt32(level)), "H5Pset_deflate", file: file)
+        case .zstd(let level):
+            if let failure = ZstdFilter.registrationError {
+                throw .unsupported(file: file, detail: failure)
+            }
+            var values: [UInt32] = [UInt32(bitPattern: Int32(level))]
+            try HDF5.check(H5Pset_filter(dcpl.id, Zstd.filterID, UInt32(H5Z_FLAG_OPTIONAL), 1, &values),
+                           "H5Pset_filter(zstd)", file: file)
         }
         let did = try HDF5.check(id: H5Dcreate2(id, name, shim_H5T_STD_U8LE(), space.id, shim_H5P_DEFAULT(), dcpl.id, shim_H5P_DEFAULT()),
                                  "H5Dcreate(\(name))", file: file)
@@ -156,12 +168,12 @@ final class H5Object: @unchecked Sendable {
 
     // MARK: stored chunks
 
-    /// Frames per chunk when this dataset's chunks may be fetched as stored and inflated by
-    /// the caller: stored type uint8, chunks of whole frames (`[n, rest...]` for a dataset
-    /// `[T, rest...]`), deflate as the only filter, and partial edge chunks filtered like the
-    /// others (HDF5's default: the last chunk is stored full-size, compressed). nil for any
-    /// other layout; `readFrames`, which runs HDF5's own pipeline, reads those.
-    func deflateChunkFrames(frameShape: [Int]) throws(MediaError) -> Int? {
+    /// How this dataset's chunks may be fetched as stored and decompressed by the caller:
+    /// stored type uint8, chunks of whole frames (`[n, rest...]` for a dataset `[T, rest...]`),
+    /// deflate or zstd as the only filter, and partial edge chunks filtered like the others
+    /// (HDF5's default: the last chunk is stored full-size, compressed). nil for any other
+    /// layout; `readFrames`, which runs HDF5's own pipeline, reads those.
+    func storedChunkLayout(frameShape: [Int]) throws(MediaError) -> StoredChunks.Layout? {
         let type = H5Object(try HDF5.check(id: H5Dget_type(id), "H5Dget_type", file: file), .datatype, file: file)
         // Signedness matters: H5Dread would clip int8 to uint8, the stored bytes would not.
         guard H5Tget_class(type.id) == H5T_INTEGER, H5Tget_size(type.id) == 1,
@@ -176,8 +188,11 @@ final class H5Object: @unchecked Sendable {
         try HDF5.check(H5Pget_chunk_opts(dcpl.id, &options), "H5Pget_chunk_opts", file: file)
         guard options == 0, H5Pget_nfilters(dcpl.id) == 1 else { return nil }
         var flags: UInt32 = 0, valueCount = 0, config: UInt32 = 0
-        guard H5Pget_filter2(dcpl.id, 0, &flags, &valueCount, nil, 0, nil, &config) == H5Z_FILTER_DEFLATE else { return nil }
-        return Int(dims[0])
+        switch H5Pget_filter2(dcpl.id, 0, &flags, &valueCount, nil, 0, nil, &config) {
+        case H5Z_FILTER_DEFLATE: return StoredChunks.Layout(chunkFrames: Int(dims[0]), codec: .deflate)
+        case Zstd.filterID: return StoredChunks.Layout(chunkFrames: Int(dims[0]), codec: .zstd)
+        default: return nil
+        }
     }
 
     /// Bytes the chunk starting at frame `frame` occupies in the file (compressed); 0 when

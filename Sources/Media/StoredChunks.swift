@@ -1,27 +1,39 @@
 import Foundation
 
-/// The deflate chunks that one window of frames touches, read straight from the file and
-/// inflated here: HDF5's own filter runs zlib on the calling thread under the HDF5 lock,
-/// while libdeflate inflates about twice as fast per core, on every core.
+/// The compressed chunks that one window of frames touches, read straight from the file and
+/// decompressed here: HDF5's own filter runs on the calling thread under the HDF5 lock (zlib
+/// for deflate), while here libdeflate (about twice zlib's speed) or zstd decompress on every core.
 ///
 /// Chunk `i` holds frames `[firstFrame + i * chunkFrames, ... + chunkFrames)` and takes
-/// `sizes[i]` bytes in the file: a zlib stream of exactly `chunkFrames * frameBytes` bytes,
-/// the video's last chunk included (HDF5 stores edge chunks full-size; frames past the end
-/// are padding), or those bytes raw when the chunk's filter mask says deflate was skipped.
+/// `sizes[i]` bytes in the file: a zlib stream or a zstd frame of exactly `chunkFrames *
+/// frameBytes` bytes, the video's last chunk included (HDF5 stores edge chunks full-size;
+/// frames past the end are padding), or those bytes raw when the chunk's filter mask says the
+/// filter was skipped.
 struct StoredChunks: Sendable {
+    /// The filter of a dataset whose chunks are read this way.
+    enum Codec: Sendable { case deflate, zstd }
+
+    /// What `H5Object.storedChunkLayout` finds in a dataset readable this way.
+    struct Layout: Sendable, Equatable {
+        var chunkFrames: Int
+        var codec: Codec
+    }
+
     let dataset: H5Object
+    let codec: Codec
     let firstFrame: Int
     let chunkFrames: Int
     let frameBytes: Int
     let rank: Int
     let sizes: [Int]
 
-    /// The chunks of frames `[start, start + count)` of `dataset` (chunked `[chunkFrames,
-    /// frameShape...]`, deflate), or nil when one of them was never written: HDF5 reads those
-    /// as fill values, so that rare case is left to `H5Dread`. The caller holds the HDF5 lock.
-    static func locate(_ dataset: H5Object, start: Int, count: Int, chunkFrames: Int,
+    /// The chunks of frames `[start, start + count)` of `dataset` (chunked `[layout.chunkFrames,
+    /// frameShape...]`), or nil when one of them was never written: HDF5 reads those as fill
+    /// values, so that rare case is left to `H5Dread`. The caller holds the HDF5 lock.
+    static func locate(_ dataset: H5Object, start: Int, count: Int, layout: Layout,
                        frameShape: [Int]) throws(MediaError) -> StoredChunks? {
         let rank = frameShape.count + 1
+        let chunkFrames = layout.chunkFrames
         let first = start / chunkFrames * chunkFrames
         var sizes: [Int] = []
         for frame in stride(from: first, to: start + count, by: chunkFrames) {
@@ -29,14 +41,14 @@ struct StoredChunks: Sendable {
             guard size > 0 else { return nil }
             sizes.append(size)
         }
-        return StoredChunks(dataset: dataset, firstFrame: first, chunkFrames: chunkFrames,
+        return StoredChunks(dataset: dataset, codec: layout.codec, firstFrame: first, chunkFrames: chunkFrames,
                             frameBytes: frameShape.reduce(1, *), rank: rank, sizes: sizes)
     }
 
     /// Writes frames `[start, start + count)` (which must lie in these chunks) to `out`
     /// (`count * frameBytes` bytes). One task per chunk over all cores: each copies its chunk
     /// as stored under `lock` (the HDF5 lock, so fetches stay serial but overlap other tasks'
-    /// inflating), then inflates it without the lock. The caller must not hold `lock`.
+    /// decompressing), then decompresses it without the lock. The caller must not hold `lock`.
     /// Errors name `file` and `videoID`; with several, the first chunk's is thrown.
     func read(start: Int, count: Int, into out: UnsafeMutableRawPointer, lock: NSRecursiveLock,
               file: String, videoID: String) throws(MediaError) {
@@ -87,23 +99,34 @@ struct StoredChunks: Sendable {
         let src = UnsafeRawBufferPointer(stored)
         func what() -> String { "video '\(videoID)', chunk at frame \(chunkStart) (\(sizes[i]) bytes stored)" }
         if mask & 1 != 0 {
-            // The deflate filter was skipped when this chunk was written: stored raw.
+            // The filter was skipped when this chunk was written: stored raw.
             guard src.count == chunkBytes else {
                 throw .corrupt(file: file, detail: "\(what()): unfiltered chunk is not \(chunkBytes) bytes")
             }
             dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[skip..<(skip + dst.count)]))
             return
         }
-        let inflater = try Inflater(file: file)
         if dst.count == chunkBytes {
-            try inflater.zlibInflate(src, into: dst, file: file, what: what())
+            try decompress(src, into: dst, file: file, what: what())
             return
         }
-        // A chunk the window only partly covers: inflate it whole (a deflate stream cannot be
-        // entered midway) and keep the frames asked for.
+        // A chunk the window only partly covers: decompress it whole (neither a deflate stream
+        // nor a zstd frame can be entered midway) and keep the frames asked for.
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkBytes, alignment: 64)
         defer { scratch.deallocate() }
-        try inflater.zlibInflate(src, into: scratch, file: file, what: what())
+        try decompress(src, into: scratch, file: file, what: what())
         dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: scratch[skip..<(skip + dst.count)]))
+    }
+
+    private func decompress(_ src: UnsafeRawBufferPointer, into dst: UnsafeMutableRawBufferPointer,
+                            file: String, what: @autoclosure () -> String) throws(MediaError) {
+        switch codec {
+        case .deflate:
+            try Inflater(file: file).zlibInflate(src, into: dst, file: file, what: what())
+        case .zstd:
+            try ZstdDecompressor.pooled(file: file) { (d) throws(MediaError) in
+                try d.decompress(src, into: dst, file: file, what: what())
+            }
+        }
     }
 }

@@ -19,6 +19,41 @@ struct CacheLocation: ParsableArguments {
     var cacheDir = "cache"
 }
 
+/// `--codec`, `--level` and the older `--deflate`: the HDF5 filter of the frames written.
+struct CompressionOptions: ParsableArguments {
+    @Option(help: """
+        Compression of the frames: zstd (the default: h5py reads it after `import hdf5plugin`), \
+        deflate (read by any HDF5 library, h5py alone included; slower to read) or none.
+        """)
+    var codec: String?
+
+    @Option(help: """
+        Codec level: zstd 1...\(CacheCompression.zstdLevels.upperBound) or its fast levels -1, -2, ... (faster, larger; \
+        default \(CacheCompression.defaultLevel(codec: "zstd")!)), deflate 1...9 (default \(CacheCompression.defaultLevel(codec: "deflate")!)).
+        """)
+    var level: Int?
+
+    @Option(help: "zlib level of the deflate filter: the same as --codec deflate --level N (0 = --codec none).")
+    var deflate: Int?
+
+    func validate() throws { _ = try compression() }
+
+    /// The compression these options choose (the cache's default when none is given).
+    func compression() throws -> CacheCompression {
+        do {
+            if let deflate {
+                guard codec == nil, level == nil else {
+                    throw ValidationError("--deflate N is --codec deflate --level N: give one or the other")
+                }
+                return deflate == 0 ? .none : try CacheCompression(codec: "deflate", level: deflate)
+            }
+            return try CacheCompression(codec: codec ?? ClipCache.defaultCompression.codec, level: level)
+        } catch let error as InvalidCompression {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
 struct CacheBuild: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
@@ -51,8 +86,7 @@ struct CacheBuild: ParsableCommand {
     @Option(help: "Frame rate assumed for JPEG frame folders.")
     var folderFps: Double = 30
 
-    @Option(help: "zlib level of the deflate filter on new entries (0 = uncompressed: ~1.45x larger, far faster reads; see benchmarks/RESULTS.md).")
-    var deflate = ClipCache.defaultDeflateLevel
+    @OptionGroup var compression: CompressionOptions
 
     @Option(help: "Frames per HDF5 chunk of new entries (uncompressed caches read fastest with 16).")
     var chunkFrames = ClipCache.defaultChunkFrames
@@ -61,7 +95,6 @@ struct CacheBuild: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (0...9).contains(deflate) else { throw ValidationError("--deflate must be 0...9, got \(deflate)") }
         guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1, got \(chunkFrames)") }
     }
 
@@ -69,7 +102,7 @@ struct CacheBuild: ParsableCommand {
         let spec = DecodeSpec(shortSide: shortSide > 0 ? shortSide : nil, fps: fps)
         let cache = ClipCache(directory: location.cacheDir, name: name, spec: spec,
                               readerOptions: ReaderOptions(threads: threads, folderFPS: folderFps),
-                              chunkFrames: chunkFrames, deflateLevel: deflate)
+                              chunkFrames: chunkFrames, compression: try compression.compression())
         let sources = try ClipCache.sources(inFolder: videos)
         let tty = isatty(2) != 0
         let report = try cache.build(sources) { done, total, id in

@@ -93,10 +93,11 @@ struct PerfCache: ParsableCommand {
         commandName: "cache",
         abstract: "Clips/s reading random 64-frame windows from the HDF5 cache vs decoding the same windows.",
         discussion: """
-        Builds a throw-away cache of VIDEO (short side 128) in a temporary folder with deflate \
-        (the cache's default level, or --deflate) and without compression, then times random \
-        windows read from each (the compressed one also through HDF5's own filter, `.h5dread`), \
-        and the same windows decoded from the video (seek + decode + resize).
+        Builds throw-away caches of VIDEO (short side 128) in a temporary folder, one per \
+        --compression (default: the cache's default, then deflate-1) plus one uncompressed, then \
+        times the same random windows read from each (the compressed ones also through HDF5's own \
+        filter, `.h5dread`), and decoded from the video (seek + decode + resize). The last figure, \
+        cache.load, is the CPU other processes used meanwhile (from /proc/stat).
         """)
 
     @Option(help: "Video to cache.")
@@ -114,78 +115,94 @@ struct PerfCache: ParsableCommand {
     @Option(help: "Short side of the cached frames.")
     var shortSide = 128
 
-    @Option(help: "zlib level of the compressed cache (1...9).")
-    var deflate = ClipCache.defaultDeflateLevel
+    @Option(help: "A compressed cache to measure, as CODEC-LEVEL (zstd-1, zstd--3, deflate-1); repeatable. The first one gives cache.vs_decode.")
+    var compression: [String] = [ClipCache.defaultCompression.tag, "deflate-1"]
 
-    @Option(help: "Frames per HDF5 chunk in both caches.")
+    @Option(help: "Frames per HDF5 chunk in every cache.")
     var chunkFrames = ClipCache.defaultChunkFrames
 
     @OptionGroup var options: PerfOptions
 
     func validate() throws {
-        guard (1...9).contains(deflate) else { throw ValidationError("--deflate must be 1...9, got \(deflate)") }
         guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1, got \(chunkFrames)") }
+        _ = try settings()
+    }
+
+    /// The compressed settings asked for (deduplicated, in order), then `none`.
+    private func settings() throws -> [CacheCompression] {
+        var out: [CacheCompression] = []
+        for tag in compression {
+            let c: CacheCompression
+            do { c = try CacheCompression(tag: tag) } catch { throw ValidationError("--compression: \(error)") }
+            guard c != .none else { throw ValidationError("--compression: the uncompressed cache is always measured") }
+            if !out.contains(c) { out.append(c) }
+        }
+        guard !out.isEmpty else { throw ValidationError("--compression: give at least one") }
+        return out + [.none]
     }
 
     func run() throws {
+        let load = CPULoad()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tempo-perf-cache-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let spec = DecodeSpec(shortSide: shortSide)
         let threads = ProcessInfo.processInfo.activeProcessorCount
         let source = CacheSource(id: (video as NSString).lastPathComponent, path: video)
+        let settings = try self.settings()
         var failure: Error?
-        var readers: [Int: ClipCacheReader] = [:]
-        let levels = [deflate, 0]
-        for level in levels {
-            let cache = ClipCache(directory: dir, name: "perf-deflate\(level)", spec: spec,
-                                  readerOptions: ReaderOptions(threads: threads), chunkFrames: chunkFrames, deflateLevel: level)
+        var readers: [CacheCompression: ClipCacheReader] = [:]
+        for setting in settings {
+            let cache = ClipCache(directory: dir, name: "perf-\(setting.tag)", spec: spec,
+                                  readerOptions: ReaderOptions(threads: threads), chunkFrames: chunkFrames, compression: setting)
             let start = DispatchTime.now().uptimeNanoseconds
             let report = try cache.build([source])
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             guard report.bad.isEmpty else { throw ValidationError(report.bad[0].message) }
             let reader = try ClipCacheReader(cache)
-            readers[level] = reader
+            readers[setting] = reader
             let stats = try reader.stats()
-            Figure(name: "cache.build.deflate\(level)", value: seconds, unit: "s",
+            Figure(name: "cache.build.\(setting.tag)", value: seconds, unit: "s",
                    config: ["bytes": stats.bytes, "raw_bytes": stats.rawBytes, "frames": stats.frames,
-                            "ratio": Double(stats.rawBytes) / Double(stats.bytes),
+                            "ratio": Double(stats.rawBytes) / Double(stats.bytes), "compression": stats.compression,
                             "chunk_frames": chunkFrames]).print(json: options.json)
         }
-        let entry = try readers[deflate]!.entry(source.id)
+        let entry = try readers[settings[0]]!.entry(source.id)
         guard entry.frames >= window else { throw ValidationError("\(video) has \(entry.frames) frames, fewer than --window \(window)") }
         var rng = SystemRandomNumberGenerator()
         let starts = (0..<max(clips, decodedClips)).map { _ in Int.random(in: 0...(entry.frames - window), using: &rng) }
         let config: [String: Any] = ["video": source.id, "window": window, "size": "\(entry.width)x\(entry.height)",
                                      "frames": entry.frames, "chunk_frames": chunkFrames]
-        var readRates: [Int: Double] = [:]
-        for level in levels {
-            let reader = readers[level]!
+        var readRates: [CacheCompression: Double] = [:]
+        for setting in settings {
+            let reader = readers[setting]!
             let t = medianSeconds(repeats: options.repeats) {
                 do {
                     for s in starts.prefix(clips) { _ = try reader.readClip(videoID: source.id, start: s, count: window) }
                 } catch { failure = error }
             }
             if let failure { throw failure }
-            readRates[level] = Double(clips) / t
+            readRates[setting] = Double(clips) / t
             var c = config
             c["clips"] = clips
-            Figure(name: "cache.read.deflate\(level)", value: Double(clips) / t, unit: "clips/s", config: c).print(json: options.json)
+            Figure(name: "cache.read.\(setting.tag)", value: Double(clips) / t, unit: "clips/s", config: c).print(json: options.json)
         }
-        // The compressed cache read through HDF5's own deflate filter (H5Dread, zlib on one
-        // thread), as before the direct chunk path; fewer windows, it is slow.
+        // The compressed caches read through HDF5's own filter (H5Dread: zlib, or the zstd
+        // filter registered in-process, on one thread); fewer windows, it is slower.
         let filterClips = max(1, clips / 4)
-        let filtered = medianSeconds(repeats: options.repeats) {
-            do {
-                for s in starts.prefix(filterClips) {
-                    _ = try readers[deflate]!.readClip(videoID: source.id, start: s, count: window, direct: false)
-                }
-            } catch { failure = error }
+        for setting in settings where setting != .none {
+            let filtered = medianSeconds(repeats: options.repeats) {
+                do {
+                    for s in starts.prefix(filterClips) {
+                        _ = try readers[setting]!.readClip(videoID: source.id, start: s, count: window, direct: false)
+                    }
+                } catch { failure = error }
+            }
+            if let failure { throw failure }
+            var filterConfig = config
+            filterConfig["clips"] = filterClips
+            Figure(name: "cache.read.\(setting.tag).h5dread", value: Double(filterClips) / filtered, unit: "clips/s",
+                   config: filterConfig).print(json: options.json)
         }
-        if let failure { throw failure }
-        var filterConfig = config
-        filterConfig["clips"] = filterClips
-        Figure(name: "cache.read.deflate\(deflate).h5dread", value: Double(filterClips) / filtered, unit: "clips/s",
-               config: filterConfig).print(json: options.json)
         let decodeTime = medianSeconds(repeats: options.repeats) {
             do {
                 let reader = try VideoReader(path: video, options: ReaderOptions(threads: threads))
@@ -200,9 +217,55 @@ struct PerfCache: ParsableCommand {
         c["clips"] = decodedClips
         c["threads"] = threads
         Figure(name: "cache.decode_windows", value: decodeRate, unit: "clips/s", config: c).print(json: options.json)
-        var compressed = config
-        compressed["deflate"] = deflate
-        Figure(name: "cache.vs_decode", value: readRates[deflate]! / decodeRate, unit: "x", config: compressed).print(json: options.json)
-        Figure(name: "cache.vs_decode.deflate0", value: readRates[0]! / decodeRate, unit: "x", config: config).print(json: options.json)
+        var first = config
+        first["compression"] = settings[0].tag
+        Figure(name: "cache.vs_decode", value: readRates[settings[0]]! / decodeRate, unit: "x", config: first).print(json: options.json)
+        for setting in settings {
+            Figure(name: "cache.vs_decode.\(setting.tag)", value: readRates[setting]! / decodeRate, unit: "x", config: config)
+                .print(json: options.json)
+        }
+        load.figure(prefix: "cache").print(json: options.json)
+    }
+}
+
+/// CPU that other processes use while a measurement runs: busy time of the whole machine
+/// (/proc/stat) minus this process's own user + system time, over the wall time. A figure
+/// taken while this is well above 0 was measured on a shared machine.
+struct CPULoad {
+    private let wallStart = DispatchTime.now().uptimeNanoseconds
+    private let busyStart = CPULoad.machineBusySeconds()
+    private let ownStart = CPULoad.ownSeconds()
+    private let loadAverage = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))
+        .map { $0.split(separator: " ").prefix(3).joined(separator: " ") }
+
+    /// Busy seconds of all CPUs since boot (user, nice, system, irq, softirq, steal), or nil.
+    static func machineBusySeconds() -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard ticks.count >= 8 else { return nil }
+        let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
+        return busy / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// User + system seconds of this process (all threads).
+    static func ownSeconds() -> Double {
+        var usage = rusage()
+        getrusage(0, &usage)  // RUSAGE_SELF (an enum on Glibc, an Int32 on Darwin)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return s(usage.ru_utime) + s(usage.ru_stime)
+    }
+
+    /// `<prefix>.load`: other processes' CPU use in cores, averaged over the run so far.
+    func figure(prefix: String) -> Figure {
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9
+        let own = CPULoad.ownSeconds() - ownStart
+        var config: [String: Any] = ["wall_s": wall, "own_cpu_s": own, "cores": ProcessInfo.processInfo.activeProcessorCount]
+        if let loadAverage { config["loadavg_at_start"] = loadAverage }
+        guard let busyStart, let busyEnd = CPULoad.machineBusySeconds(), wall > 0 else {
+            return Figure(name: "\(prefix).load", value: "unavailable", unit: nil, config: ["reason": "no /proc/stat"])
+        }
+        let other = max(0, (busyEnd - busyStart - own) / wall)
+        return Figure(name: "\(prefix).load", value: (other * 100).rounded() / 100, unit: "other_cpu_cores", config: config)
     }
 }

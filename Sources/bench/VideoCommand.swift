@@ -55,8 +55,10 @@ struct VideoExtractCommand: ParsableCommand {
         abstract: "Decode frames into an HDF5 file: /frames, uint8 [T, H, W, 3] RGB.",
         discussion: """
         Attributes of /frames: fps (rate of the stored frames), source (input path), start (s), \
-        spec, ffmpeg_version. Resizing uses swscale's bilinear filter, matching \
-        `ffmpeg -vf scale=W:H:flags=bilinear -pix_fmt rgb24`. Layout: docs/cache-layout.md.
+        spec, ffmpeg_version, compression. Resizing uses swscale's bilinear filter, matching \
+        `ffmpeg -vf scale=W:H:flags=bilinear -pix_fmt rgb24`. Compressed like the clip cache \
+        (zstd by default: h5py reads it after `import hdf5plugin`; --codec deflate for plain h5py). \
+        Layout: docs/cache-layout.md.
         """)
 
     @Argument(help: "A video file or a folder of JPEG frames.")
@@ -83,7 +85,13 @@ struct VideoExtractCommand: ParsableCommand {
     @Option(help: "Frame rate assumed for a JPEG frame folder.")
     var folderFps: Double = 30
 
+    @Option(help: "Frames per HDF5 chunk.")
+    var chunkFrames = ClipCache.defaultChunkFrames
+
+    @OptionGroup var compression: CompressionOptions
+
     func validate() throws {
+        guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1, got \(chunkFrames)") }
         if let shortSide, shortSide < 1 { throw ValidationError("--short-side must be positive, got \(shortSide)") }
         if let fps, fps <= 0 { throw ValidationError("--fps must be positive, got \(fps)") }
         if let frames, frames < 1 { throw ValidationError("--frames must be at least 1, got \(frames)") }
@@ -92,8 +100,10 @@ struct VideoExtractCommand: ParsableCommand {
 
     func run() throws {
         let spec = DecodeSpec(shortSide: shortSide, fps: fps)
+        let compression = try self.compression.compression()
         let n = try FramesFile.extract(source: file, to: out, spec: spec, start: .time(start), count: frames,
-                                       options: ReaderOptions(threads: threads, folderFPS: folderFps))
-        print("wrote \(n) frames to \(out) (/frames, \(spec.tag))")
+                                       options: ReaderOptions(threads: threads, folderFPS: folderFps),
+                                       chunkFrames: chunkFrames, compression: compression)
+        print("wrote \(n) frames to \(out) (/frames, \(spec.tag), \(compression.tag))")
     }
 }

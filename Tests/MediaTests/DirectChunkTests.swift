@@ -2,22 +2,27 @@ import CHDF5
 import XCTest
 @testable import Media
 
-/// The reader's direct chunk path (`H5Dread_chunk` + libdeflate) against HDF5's own
+/// The reader's direct chunk path (`H5Dread_chunk` + libdeflate or zstd) against HDF5's own
 /// pipeline (`H5Dread`): same bytes for every window, typed errors for damaged chunks.
 final class DirectChunkTests: XCTestCase {
-    /// A deflate cache of two 70-frame videos (32x48): with 16-frame chunks the last chunk
-    /// holds 6 frames and is stored full-size.
-    private func makeCache(_ dir: String, chunkFrames: Int = 16) throws -> (ClipCache, [CacheSource]) {
+    /// A cache of two 70-frame videos (32x48), deflate unless said otherwise: with 16-frame
+    /// chunks the last chunk holds 6 frames and is stored full-size.
+    static func makeCache(_ dir: String, chunkFrames: Int = 16,
+                          compression: CacheCompression = .deflate(level: 1)) throws -> (ClipCache, [CacheSource]) {
         let sources = try ClipCacheTests.makeVideos(dir, count: 2, frames: 70)
         let cache = ClipCache(directory: "\(dir)/cache", name: "direct", spec: DecodeSpec(shortSide: 32),
-                              chunkFrames: chunkFrames, deflateLevel: 1)
+                              chunkFrames: chunkFrames, compression: compression)
         _ = try cache.build(sources)
         return (cache, sources)
     }
 
+    private func makeCache(_ dir: String, chunkFrames: Int = 16) throws -> (ClipCache, [CacheSource]) {
+        try DirectChunkTests.makeCache(dir, chunkFrames: chunkFrames)
+    }
+
     /// Windows covering every case: inside one chunk, on and across chunk edges, the last
     /// (partial) chunk, single frames, the whole video, plus seeded random ones.
-    private func windows(frames: Int, chunkFrames: Int) -> [(Int, Int)] {
+    static func windows(frames: Int, chunkFrames: Int) -> [(Int, Int)] {
         var w: [(Int, Int)] = [(0, frames), (0, 1), (frames - 1, 1), (0, chunkFrames), (chunkFrames, chunkFrames),
                                (chunkFrames - 1, 2), (1, chunkFrames), (frames - 64, 64), (5, 64), (0, 64),
                                (frames / chunkFrames * chunkFrames - 1, frames % chunkFrames + 1)]
@@ -31,8 +36,8 @@ final class DirectChunkTests: XCTestCase {
         return w.filter { $0.0 >= 0 && $0.1 > 0 && $0.0 + $0.1 <= frames }
     }
 
-    private func assertPathsAgree(_ reader: ClipCacheReader, _ id: String, chunkFrames: Int,
-                                  file: StaticString = #filePath, line: UInt = #line) throws {
+    static func assertPathsAgree(_ reader: ClipCacheReader, _ id: String, chunkFrames: Int,
+                                 file: StaticString = #filePath, line: UInt = #line) throws {
         let frames = try reader.entry(id).frames
         for (start, count) in windows(frames: frames, chunkFrames: chunkFrames) {
             let direct = try reader.readClip(videoID: id, start: start, count: count, direct: true)
@@ -43,7 +48,7 @@ final class DirectChunkTests: XCTestCase {
         }
     }
 
-    private func dataset(_ cache: ClipCache, _ id: String, writable: Bool = false) throws -> (H5Object, H5Object) {
+    static func dataset(_ cache: ClipCache, _ id: String, writable: Bool = false) throws -> (H5Object, H5Object) {
         let file = try H5Object.openFile(cache.path, writable: writable)
         return (file, try file.openDataset("videos/" + ClipCache.key(for: id)))
     }
@@ -63,10 +68,10 @@ final class DirectChunkTests: XCTestCase {
             let dir = try TestSupport.tempDir(self)
             let (cache, sources) = try makeCache(dir, chunkFrames: chunkFrames)
             // The fast path must really be taken for these entries.
-            let (_, d) = try dataset(cache, sources[0].id)
-            XCTAssertEqual(try d.deflateChunkFrames(frameShape: [32, 48, 3]), chunkFrames)
+            let (_, d) = try DirectChunkTests.dataset(cache, sources[0].id)
+            XCTAssertEqual(try d.storedChunkLayout(frameShape: [32, 48, 3]), .init(chunkFrames: chunkFrames, codec: .deflate))
             let reader = try ClipCacheReader(cache)
-            for s in sources { try assertPathsAgree(reader, s.id, chunkFrames: chunkFrames) }
+            for s in sources { try DirectChunkTests.assertPathsAgree(reader, s.id, chunkFrames: chunkFrames) }
             XCTAssertTrue(try reader.verify().ok)
         }
     }
@@ -76,8 +81,8 @@ final class DirectChunkTests: XCTestCase {
         let sources = try ClipCacheTests.makeVideos(dir, count: 1, frames: 40)
         let cache = ClipCache(directory: "\(dir)/cache", name: "raw", spec: DecodeSpec(shortSide: 32), deflateLevel: 0)
         _ = try cache.build(sources)
-        let (_, d) = try dataset(cache, sources[0].id)
-        XCTAssertNil(try d.deflateChunkFrames(frameShape: [32, 48, 3]))
+        let (_, d) = try DirectChunkTests.dataset(cache, sources[0].id)
+        XCTAssertNil(try d.storedChunkLayout(frameShape: [32, 48, 3]))
         let reader = try ClipCacheReader(cache)
         let clip = try reader.readClip(videoID: sources[0].id, start: 3, count: 30)
         let direct = try VideoReader(path: sources[0].path).read(spec: DecodeSpec(shortSide: 32))
@@ -98,7 +103,7 @@ final class DirectChunkTests: XCTestCase {
             try DirectChunkTests.writeRawChunk(patterns[frame]!, frame: frame, cache: cache, id: id)
         }
         let reader = try ClipCacheReader(cache)
-        try assertPathsAgree(reader, id, chunkFrames: 16)
+        try DirectChunkTests.assertPathsAgree(reader, id, chunkFrames: 16)
         let frameBytes = 32 * 48 * 3
         let clip = try reader.readClip(videoID: id, start: 10, count: 60)
         XCTAssertEqual(Array(clip.pixels[(6 * frameBytes)..<(22 * frameBytes)]), patterns[16]!)
@@ -113,7 +118,7 @@ final class DirectChunkTests: XCTestCase {
         var address: haddr_t = 0
         var size: hsize_t = 0
         do {
-            let (_, d) = try dataset(cache, id)
+            let (_, d) = try DirectChunkTests.dataset(cache, id)
             var offset: [hsize_t] = [32, 0, 0, 0]
             var mask: UInt32 = 0
             XCTAssertGreaterThanOrEqual(H5Dget_chunk_info_by_coord(d.id, &offset, &mask, &address, &size), 0)

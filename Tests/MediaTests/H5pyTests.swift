@@ -1,17 +1,23 @@
 import XCTest
 @testable import Media
 
-/// Files written here open in h5py with the documented layout (docs/cache-layout.md).
+/// Deflate files written here open in plain h5py (no plugin) with the documented layout
+/// (docs/cache-layout.md); zstd files: `ZstdTests`.
 final class H5pyTests: XCTestCase {
     /// A Python with h5py: $TEMPO_PYTHON, else python3 on PATH; or a skip.
     private func python() throws -> String {
+        try H5pyTests.python(importing: "h5py, numpy", skip: "h5py is not available (set TEMPO_PYTHON to a python with h5py and numpy)")
+    }
+
+    /// $TEMPO_PYTHON, else python3 on PATH, where `import <modules>` works; or a skip saying `skip`.
+    static func python(importing modules: String, skip: String) throws -> String {
         var candidates: [String] = []
         if let p = ProcessInfo.processInfo.environment["TEMPO_PYTHON"] { candidates.append(p) }
         if let p = TestSupport.which("python3") { candidates.append(p) }
         for p in candidates {
-            if let (status, _, _) = try? TestSupport.run(p, ["-c", "import h5py, numpy"]), status == 0 { return p }
+            if let (status, _, _) = try? TestSupport.run(p, ["-c", "import \(modules)"]), status == 0 { return p }
         }
-        throw XCTSkip("h5py is not available (set TEMPO_PYTHON to a python with h5py and numpy)")
+        throw XCTSkip(skip)
     }
 
     func testExtractAndCacheReadableByH5py() throws {
@@ -19,11 +25,13 @@ final class H5pyTests: XCTestCase {
         let dir = try TestSupport.tempDir(self)
         let bikes = try TestSupport.fixture("bikes.mp4")
         let out = "\(dir)/x.h5"
-        let n = try FramesFile.extract(source: bikes, to: out, spec: DecodeSpec(shortSide: 64, fps: 5), start: .time(1), count: 12)
+        let n = try FramesFile.extract(source: bikes, to: out, spec: DecodeSpec(shortSide: 64, fps: 5), start: .time(1), count: 12,
+                                       compression: .deflate(level: 1))
         XCTAssertEqual(n, 12)
         let ours = try FramesFile.read(out)
         let sources = try ClipCacheTests.makeVideos(dir, count: 1)
-        let cache = ClipCache(directory: "\(dir)/cache", name: "py", spec: DecodeSpec(shortSide: 32))
+        let cache = ClipCache(directory: "\(dir)/cache", name: "py", spec: DecodeSpec(shortSide: 32),
+                              compression: .deflate(level: 1))
         _ = try cache.build(sources)
         let script = """
         import h5py, numpy as np, sys
@@ -59,7 +67,8 @@ final class H5pyTests: XCTestCase {
         let py = try python()
         let dir = try TestSupport.tempDir(self)
         let sources = try ClipCacheTests.makeVideos(dir, count: 1)
-        let cache = ClipCache(directory: "\(dir)/cache", name: "py", spec: DecodeSpec(shortSide: 32))
+        let cache = ClipCache(directory: "\(dir)/cache", name: "py", spec: DecodeSpec(shortSide: 32),
+                              compression: .deflate(level: 1))
         _ = try cache.build(sources)
         let chunkFrames = ClipCache.defaultChunkFrames
         let bytes = (0..<(chunkFrames * 32 * 48 * 3)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
