@@ -28,8 +28,9 @@ public struct DataAccess: Sendable {
         throws -> (FrameProvider, bad: Set<String>) {
         let spec = (entry.decode ?? DecodeOptions()).spec
         // Uncompressed, in 16-frame chunks (uncompressed reads are fastest with those): windows
-        // read 146-177× faster than they decode, against ~6× with deflate on 2 cores, short of the
-        // ≥ 10× the cache is meant to give (benchmarks/RESULTS.md, Media).
+        // read 146-177× faster than they decode, against ~12× with the default zstd-3 cache on
+        // 2 cores; the suites' caches are small, so they trade disk for read speed
+        // (benchmarks/RESULTS.md, Media).
         let cache = ClipCache(directory: cacheDirectory.path, name: entry.name, spec: spec,
                               readerOptions: ReaderOptions(threads: 0, folderFPS: records.first?.fps ?? 30),
                               chunkFrames: 16, deflateLevel: 0)
