@@ -1,5 +1,6 @@
 // Direct convolution kernels: see include/conv_kernels.h for layouts.
 #include "conv_kernels.h"
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -33,13 +34,15 @@ static inline long window_origin(const tb_conv_geometry *g, long q) {
 
 enum { FQ = 6 };   // output positions per forward tile (× 64 output channels = 24 zmm accumulators)
 
-/// out[i][0..64) = Σ_t Σ_c x_i[off_t + c] · w[t][c][0..64) for the FQ window origins x_i.
-TB_AVX512 static void forward_tile(const float *const *x, const long *offs, int taps, int channels,
-                                   const float *w, float *const *out) {
+/// out[i][0..64) = Σ_{t in list} Σ_c x_i[off_t + c] · w[t][c][0..64) for the FQ window origins x_i.
+TB_AVX512 static void forward_tile(const float *const *x, const long *offs, const int *list, int count, int channels,
+                                   const float *weights, float *const *out) {
     __m512 acc[FQ][4];
     for (int i = 0; i < FQ; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int t = 0; t < taps; t++) {
+    for (int k = 0; k < count; k++) {
+        const int t = list[k];
         const long o = offs[t];
+        const float *w = weights + (long)t * channels * 64;
         const float *x0 = x[0] + o, *x1 = x[1] + o, *x2 = x[2] + o;
         const float *x3 = x[3] + o, *x4 = x[4] + o, *x5 = x[5] + o;
         for (int c = 0; c < channels; c++) {
@@ -57,6 +60,31 @@ TB_AVX512 static void forward_tile(const float *const *x, const long *offs, int 
         for (int j = 0; j < 4; j++) _mm512_storeu_ps(out[i] + 16 * j, acc[i][j]);
 }
 
+/// The taps that can touch real input for the positions [q, q + n): depth and height ranges
+/// that reach inside the unpadded input for at least one of them, every width tap.
+static int live_taps(const tb_conv_geometry *g, long q, int n, int *list) {
+    int a_lo = g->kt, a_hi = 0, b_lo = g->kh, b_hi = 0;
+    for (int i = 0; i < n; i++) {
+        long r = (q + i) / g->wout;
+        const long oh = r % g->hout; r /= g->hout;
+        const long od = r % g->dout;
+        // Tap a is live when pad_d ≤ od·sd + a·dd < pad_d + in_d.
+        for (int a = 0; a < g->kt; a++) {
+            const long z = od * g->sd + (long)a * g->dd;
+            if (z >= g->pad_d && z < g->pad_d + g->in_d) { if (a < a_lo) a_lo = a; if (a + 1 > a_hi) a_hi = a + 1; }
+        }
+        for (int b = 0; b < g->kh; b++) {
+            const long y = oh * g->sh + (long)b * g->dh;
+            if (y >= g->pad_h && y < g->pad_h + g->in_h) { if (b < b_lo) b_lo = b; if (b + 1 > b_hi) b_hi = b + 1; }
+        }
+    }
+    int count = 0;
+    for (int a = a_lo; a < a_hi; a++)
+        for (int b = b_lo; b < b_hi; b++)
+            for (int e = 0; e < g->kw; e++) list[count++] = (a * g->kh + b) * g->kw + e;
+    return count;
+}
+
 TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, const long *offs,
                                  const float *packed_w, int co_count, float *out, long q0, long q1,
                                  int b0, int b1) {
@@ -65,28 +93,33 @@ TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, con
     float scratch[FQ][64];
     const float *x[FQ];
     float *o[FQ];
+    int list[g->taps];
     // A weight block larger than L2 is better kept while every position passes over it.
     const int blocks_outer = block_floats * 4 * blocks > (768L << 10);
     if (blocks_outer) {
         for (int b = b0; b < b1; b++) {
             for (long q = q0; q < q1; q += FQ) {
+                const int valid = q1 - q < FQ ? (int)(q1 - q) : FQ;
                 for (int i = 0; i < FQ; i++) {
-                    long qi = q + i < q1 ? q + i : q1 - 1;
+                    long qi = i < valid ? q + i : q1 - 1;
                     x[i] = in + window_origin(g, qi);
-                    o[i] = q + i < q1 ? out + (q + i) * co_count + b * 64 : scratch[i];
+                    o[i] = i < valid ? out + (q + i) * co_count + b * 64 : scratch[i];
                 }
-                forward_tile(x, offs, g->taps, g->channels, packed_w + b * block_floats, o);
+                const int count = live_taps(g, q, valid, list);
+                forward_tile(x, offs, list, count, g->channels, packed_w + b * block_floats, o);
             }
         }
     } else {
         for (long q = q0; q < q1; q += FQ) {
+            const int valid = q1 - q < FQ ? (int)(q1 - q) : FQ;
             for (int i = 0; i < FQ; i++) {
-                long qi = q + i < q1 ? q + i : q1 - 1;
+                long qi = i < valid ? q + i : q1 - 1;
                 x[i] = in + window_origin(g, qi);
             }
+            const int count = live_taps(g, q, valid, list);
             for (int b = b0; b < b1; b++) {
-                for (int i = 0; i < FQ; i++) o[i] = q + i < q1 ? out + (q + i) * co_count + b * 64 : scratch[i];
-                forward_tile(x, offs, g->taps, g->channels, packed_w + b * block_floats, o);
+                for (int i = 0; i < FQ; i++) o[i] = i < valid ? out + (q + i) * co_count + b * 64 : scratch[i];
+                forward_tile(x, offs, list, count, g->channels, packed_w + b * block_floats, o);
             }
         }
     }
@@ -122,8 +155,19 @@ TB_AVX512 static void input_grad_scatter_cl(const float *gy, int co_count, const
     for (int b = b0; b < b1; b++)
         for (int t = 0; t < g->taps; t++) {
             const float *w = packed_w + ((long)b * g->taps + t) * co_count * 64;
+            const int ta = t / (g->kh * g->kw), tb = (t / g->kw) % g->kh;
             for (long q = q0; q < q1; q += FQ) {
                 const int valid = q1 - q < FQ ? (int)(q1 - q) : FQ;
+                // Skip the tile when this tap lands in the padding (depth or height) for all of it.
+                int live = 0;
+                for (int i = 0; i < valid && !live; i++) {
+                    long r = (q + i) / g->wout;
+                    const long oh = r % g->hout; r /= g->hout;
+                    const long od = r % g->dout;
+                    const long z = od * g->sd + (long)ta * g->dd, y = oh * g->sh + (long)tb * g->dh;
+                    live = z >= g->pad_d && z < g->pad_d + g->in_d && y >= g->pad_h && y < g->pad_h + g->in_h;
+                }
+                if (!live) continue;
                 for (int i = 0; i < FQ; i++) {
                     const long qi = i < valid ? q + i : q1 - 1;
                     rows[i] = gy + qi * co_count;
@@ -170,8 +214,16 @@ TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g,
     const float *x[WQ];
     const float *y[WQ];
     const int C = g->channels;
+    // Per (depth tap, height tap) class, the positions of a slice whose window there is inside
+    // the input: the others multiply padding zeros and are skipped.
+    const int classes = g->kt * g->kh;
+    const float **cx = malloc(sizeof(float *) * WQ * classes);
+    const float **cy = malloc(sizeof(float *) * WQ * classes);
+    int *ccount = malloc(sizeof(int) * classes);
+    if (!cx || !cy || !ccount) __builtin_trap();
     for (long s = q0; s < q1; s += WQ) {
         const int count = (int)(q1 - s < WQ ? q1 - s : WQ);
+        for (int k = 0; k < classes; k++) ccount[k] = 0;
         for (int i = 0; i < count; i++) {
             long q = s + i;
             x[i] = in + window_origin(g, q);
@@ -181,6 +233,18 @@ TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g,
             long n = q / g->dout;
             y[i] = gy + (((n * gy_dims[0] + od + gy_pad[0]) * gy_dims[1] + oh + gy_pad[1]) * gy_dims[2]
                          + ow + gy_pad[2]) * co_count;
+            for (int a = 0; a < g->kt; a++) {
+                const long z = od * g->sd + (long)a * g->dd;
+                if (z < g->pad_d || z >= g->pad_d + g->in_d) continue;
+                for (int b = 0; b < g->kh; b++) {
+                    const long yy = oh * g->sh + (long)b * g->dh;
+                    if (yy < g->pad_h || yy >= g->pad_h + g->in_h) continue;
+                    const int k = a * g->kh + b;
+                    cx[(long)k * WQ + ccount[k]] = x[i];
+                    cy[(long)k * WQ + ccount[k]] = y[i];
+                    ccount[k]++;
+                }
+            }
         }
         const int store = s == q0;
         // Rows of the gradient are (tap, channel) pairs, row ρ = t·C + c.
@@ -193,9 +257,16 @@ TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g,
                     const long ri = i < rows ? r + i : r1 - 1;
                     off[i] = offs[ri / C] + ri % C;
                 }
-                weight_grad_tile(x, off, y, cb, count, gw + r * co_count + cb, co_count, rows, store);
+                // One class for the whole tile: only its live positions; else all of them.
+                const int k0 = (int)(r / C) / g->kw, k1 = (int)((r + rows - 1) / C) / g->kw;
+                if (k0 == k1)
+                    weight_grad_tile(cx + (long)k0 * WQ, off, cy + (long)k0 * WQ, cb, ccount[k0],
+                                     gw + r * co_count + cb, co_count, rows, store);
+                else
+                    weight_grad_tile(x, off, y, cb, count, gw + r * co_count + cb, co_count, rows, store);
             }
     }
+    free(cx); free(cy); free(ccount);
 }
 
 /// Transposes the 16×16 block held in r[0..16) (row k → column k).

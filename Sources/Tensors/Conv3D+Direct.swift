@@ -93,18 +93,22 @@ enum DirectConv3D {
         return offsets
     }
 
-    static func geometry(_ input: PaddedBatch, output: Size3, stride: Size3, taps: Int) -> tb_conv_geometry {
+    static func geometry(_ input: PaddedBatch, output: Size3, stride: Size3, kernel: Size3, dilation: Size3) -> tb_conv_geometry {
         let p = input.padded
         return tb_conv_geometry(channels: Int32(input.channels), dp: Int32(p.t), hp: Int32(p.h), wp: Int32(p.w),
                                 dout: Int32(output.t), hout: Int32(output.h), wout: Int32(output.w),
-                                sd: Int32(stride.t), sh: Int32(stride.h), sw: Int32(stride.w), taps: Int32(taps))
+                                sd: Int32(stride.t), sh: Int32(stride.h), sw: Int32(stride.w), taps: Int32(kernel.product),
+                                kt: Int32(kernel.t), kh: Int32(kernel.h), kw: Int32(kernel.w),
+                                dd: Int32(dilation.t), dh: Int32(dilation.h),
+                                pad_d: Int32(input.padding.t), pad_h: Int32(input.padding.h),
+                                in_d: Int32(input.size.t), in_h: Int32(input.size.h))
     }
 
     /// Runs the forward kernel of `input` (padded CL) with packed weights, writing NCDHW
     /// `[batch, coCount, output...]` into `out`.
     static func convolve(_ input: PaddedBatch, packed: [Float], coCount: Int, kernel: Size3, stride: Size3,
                          dilation: Size3, output: Size3, into out: UnsafeMutablePointer<Float>) {
-        var geo = geometry(input, output: output, stride: stride, taps: kernel.product)
+        var geo = geometry(input, output: output, stride: stride, kernel: kernel, dilation: dilation)
         let offsets = tapOffsets(kernel: kernel, dilation: dilation, padded: input.padded, channels: input.channels)
         let L = output.product, Q = input.batch * L
         let cl = UnsafeMutablePointer<Float>.allocate(capacity: Q * coCount)
@@ -199,7 +203,7 @@ enum DirectConv3D {
         precondition(gy.padding == Size3(all: 0), "the scattered input gradient reads an unpadded output gradient")
         let packed = pack(weight, forInputGradient: true, flip: false)
         let gin = PaddedBatch(zeroedBatch: g.batch, channels: g.inChannels, size: g.input, padding: g.padding)
-        var geo = geometry(gin, output: g.output, stride: g.stride, taps: g.kernel.product)
+        var geo = geometry(gin, output: g.output, stride: g.stride, kernel: g.kernel, dilation: g.dilation)
         let offsets = tapOffsets(kernel: g.kernel, dilation: g.dilation, padded: gin.padded, channels: g.inChannels)
         let L = g.output.product, blocks = g.inChannels / 64, Co = g.outChannels
         // Threads own whole channel blocks, else whole samples, so their scatters never meet.
@@ -240,7 +244,7 @@ enum DirectConv3D {
 
     /// Weight gradient in the weight's own layout [Co, Ci, kt, kh, kw]. `input` is `paddedInput(x, g)`.
     static func weightGradient(_ input: PaddedBatch, gy: PaddedBatch, _ g: Conv3DGeometry) -> [Float] {
-        var geo = geometry(input, output: g.output, stride: g.stride, taps: g.kernel.product)
+        var geo = geometry(input, output: g.output, stride: g.stride, kernel: g.kernel, dilation: g.dilation)
         let offsets = tapOffsets(kernel: g.kernel, dilation: g.dilation, padded: input.padded, channels: g.inChannels)
         let taps = g.kernel.product, Ci = g.inChannels, Co = g.outChannels, size = taps * Ci * Co
         let Q = g.batch * g.output.product

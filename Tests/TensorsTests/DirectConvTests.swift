@@ -101,6 +101,13 @@ final class DirectConvTests: XCTestCase {
         check([1, 64, 1, 1, 7], co: 256, k: Size3(1, 1, 3), p: Size3(0, 0, 1), expect: (true, true, true))
     }
 
+    func testOneFrameInputSkipsDepthTapsInThePadding() {
+        // One frame, 2×2: two thirds of the depth taps and a third of the height taps only
+        // ever read padding; the kernels skip them and must still match.
+        check([2, 64, 1, 2, 2], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, true))
+        check([2, 64, 2, 3, 3], co: 128, k: Size3(all: 3), s: Size3(all: 2), p: Size3(all: 1), expect: (true, true, true))
+    }
+
     func testRowsWiderThanOneTransposeBlock() {
         // 17-wide rows: one full 16-wide channels-last transpose block and a 1-wide tail.
         check([1, 64, 2, 3, 17], co: 64, k: Size3(all: 3), p: Size3(all: 1), expect: (true, true, true))
