@@ -2,19 +2,24 @@ import Foundation
 
 /// `bench video extract`: one video's frames in a standalone HDF5 file.
 ///
-/// Layout: dataset `/frames`, uint8 `[T, H, W, 3]` RGB, chunked `[N, H, W, 3]` and compressed
-/// as the clip cache is by default (`ClipCache.defaultChunkFrames`, `defaultCompression`);
+/// Layout: dataset `/frames`, uint8 `[T, H, W, 3]` RGB, chunked `[N, H, W, 3]`
+/// (`ClipCache.defaultChunkFrames`) and compressed with HDF5's built-in deflate by default
+/// (`defaultCompression`), so that h5py reads it with no filter plugin;
 /// attributes `fps` (float64, rate of the stored frames), `source` (string, the input path),
 /// `start` (float64 seconds), `spec` (string), `ffmpeg_version` (string), `compression`
-/// (string, e.g. `zstd-1`). Written to a temporary name and renamed when complete.
+/// (string, e.g. `deflate-1`). Written to a temporary name and renamed when complete.
 public enum FramesFile {
+    /// deflate level 1: a standalone file is for other tools, and any HDF5 library reads
+    /// deflate (the clip cache defaults to the faster zstd instead).
+    public static let defaultCompression = CacheCompression.deflate(level: 1)
+
     /// Decodes `source` per `spec` from `start` (`count` frames, or to the end) into `output`.
     /// Returns the number of frames written.
     @discardableResult
     public static func extract(source: String, to output: String, spec: DecodeSpec = .native,
                                start: FramePosition = .frame(0), count: Int? = nil,
                                options: ReaderOptions = .init(), chunkFrames: Int = ClipCache.defaultChunkFrames,
-                               compression: CacheCompression = ClipCache.defaultCompression) throws(MediaError) -> Int {
+                               compression: CacheCompression = FramesFile.defaultCompression) throws(MediaError) -> Int {
         let reader = try VideoReader(path: source, options: options)
         let size = reader.outputSize(spec)
         let frameShape = [size.height, size.width, 3]

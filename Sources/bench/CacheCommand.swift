@@ -22,8 +22,9 @@ struct CacheLocation: ParsableArguments {
 /// `--codec`, `--level` and the older `--deflate`: the HDF5 filter of the frames written.
 struct CompressionOptions: ParsableArguments {
     @Option(help: """
-        Compression of the frames: zstd (the default: h5py reads it after `import hdf5plugin`), \
-        deflate (read by any HDF5 library, h5py alone included; slower to read) or none.
+        Compression of the frames: zstd (h5py reads it after `import hdf5plugin`), deflate (read \
+        by any HDF5 library, h5py alone included; slower to read) or none. Default: zstd for the \
+        clip cache, deflate for `video extract`.
         """)
     var codec: String?
 
@@ -38,8 +39,8 @@ struct CompressionOptions: ParsableArguments {
 
     func validate() throws { _ = try compression() }
 
-    /// The compression these options choose (the cache's default when none is given).
-    func compression() throws -> CacheCompression {
+    /// The compression these options choose (`defaultCodec` at its default level when no codec is given).
+    func compression(defaultCodec: String = ClipCache.defaultCompression.codec) throws -> CacheCompression {
         do {
             if let deflate {
                 guard codec == nil, level == nil else {
@@ -47,7 +48,7 @@ struct CompressionOptions: ParsableArguments {
                 }
                 return deflate == 0 ? .none : try CacheCompression(codec: "deflate", level: deflate)
             }
-            return try CacheCompression(codec: codec ?? ClipCache.defaultCompression.codec, level: level)
+            return try CacheCompression(codec: codec ?? defaultCodec, level: level)
         } catch let error as InvalidCompression {
             throw ValidationError(error.description)
         }

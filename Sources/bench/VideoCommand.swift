@@ -56,9 +56,9 @@ struct VideoExtractCommand: ParsableCommand {
         discussion: """
         Attributes of /frames: fps (rate of the stored frames), source (input path), start (s), \
         spec, ffmpeg_version, compression. Resizing uses swscale's bilinear filter, matching \
-        `ffmpeg -vf scale=W:H:flags=bilinear -pix_fmt rgb24`. Compressed like the clip cache \
-        (zstd by default: h5py reads it after `import hdf5plugin`; --codec deflate for plain h5py). \
-        Layout: docs/cache-layout.md.
+        `ffmpeg -vf scale=W:H:flags=bilinear -pix_fmt rgb24`. Deflate level 1 by default, which \
+        h5py reads with no plugin (--codec zstd: smaller and faster to read, h5py needs \
+        `import hdf5plugin`). Layout: docs/cache-layout.md.
         """)
 
     @Argument(help: "A video file or a folder of JPEG frames.")
@@ -100,7 +100,7 @@ struct VideoExtractCommand: ParsableCommand {
 
     func run() throws {
         let spec = DecodeSpec(shortSide: shortSide, fps: fps)
-        let compression = try self.compression.compression()
+        let compression = try self.compression.compression(defaultCodec: FramesFile.defaultCompression.codec)
         let n = try FramesFile.extract(source: file, to: out, spec: spec, start: .time(start), count: frames,
                                        options: ReaderOptions(threads: threads, folderFPS: folderFps),
                                        chunkFrames: chunkFrames, compression: compression)

@@ -36,6 +36,27 @@ final class CLITests: XCTestCase {
         for word in ["gemm", "conv", "step", "decode"] { XCTAssertTrue(perf.out.contains(word), "missing \(word) in\n\(perf.out)") }
     }
 
+    /// `bench video extract` writes deflate by default (plain h5py reads it), zstd on request.
+    func testVideoExtractCompressionDefault() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let video = root.deletingLastPathComponent().appendingPathComponent("shared/fixtures/videos/bikes.mp4").path
+        guard FileManager.default.fileExists(atPath: video) else {
+            print("skip: \(video) is missing (../shared is absent)")
+            throw XCTSkip("fixture video missing: \(video)")
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("extract-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plain = try run(["video", "extract", video, "--out", dir.appendingPathComponent("a.h5").path,
+                             "--short-side", "32", "--frames", "4"])
+        XCTAssertEqual(plain.status, 0, plain.err)
+        XCTAssertTrue(plain.out.contains("wrote 4 frames") && plain.out.contains("deflate-1"), plain.out)
+        let zstd = try run(["video", "extract", video, "--out", dir.appendingPathComponent("b.h5").path,
+                            "--short-side", "32", "--frames", "4", "--codec", "zstd"])
+        XCTAssertEqual(zstd.status, 0, zstd.err)
+        XCTAssertTrue(zstd.out.contains("zstd-3"), zstd.out)
+    }
+
     func testInvalidOptionIsAValidationError() throws {
         let r = try run(["perf", "gemm", "--repeats", "0"])
         XCTAssertNotEqual(r.status, 0)
