@@ -122,8 +122,8 @@ final class DirectConvTests: XCTestCase {
         }
     }
 
-    func testForwardDoesNotDependOnThreadCountSplit() {
-        // Every output is summed by one thread in a fixed order: two runs are bit-identical.
+    func testForwardIsBitIdenticalAcrossRuns() {
+        // Every output is summed in a fixed order by one thread: two runs give the same bits.
         var rng = RandomGenerator(seed: 4)
         let x = Tensor.randomNormal([3, 64, 2, 5, 5], using: &rng)
         let w = Tensor.randomNormal([64, 64, 3, 3, 3], std: 0.05, using: &rng)
