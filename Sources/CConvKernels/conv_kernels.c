@@ -21,13 +21,34 @@ int tb_conv_kernels_available(void) {
 #endif
 }
 
+/// Output position q = ((n·Do + od)·Ho + oh)·Wo + ow.
+typedef struct { long n, od, oh, ow; } tb_position;
+
+static inline tb_position position_of(const tb_conv_geometry *g, long q) {
+    tb_position p;
+    p.ow = q % g->wout; q /= g->wout;
+    p.oh = q % g->hout; q /= g->hout;
+    p.od = q % g->dout;
+    p.n = q / g->dout;
+    return p;
+}
+
 /// Float offset of output position q's window origin inside the padded CL input.
 static inline long window_origin(const tb_conv_geometry *g, long q) {
-    long ow = q % g->wout; q /= g->wout;
-    long oh = q % g->hout; q /= g->hout;
-    long od = q % g->dout;
-    long n = q / g->dout;
-    return (((n * g->dp + od * g->sd) * g->hp + oh * g->sh) * g->wp + ow * g->sw) * g->channels;
+    const tb_position p = position_of(g, q);
+    return (((p.n * g->dp + p.od * g->sd) * g->hp + p.oh * g->sh) * g->wp + p.ow * g->sw) * g->channels;
+}
+
+/// Whether depth tap a (height tap b) of an output at depth od (height oh) reads the unpadded
+/// input rather than padding: pad ≤ o·stride + tap·dilation < pad + size.
+static inline int depth_tap_live(const tb_conv_geometry *g, long od, int a) {
+    const long z = od * g->sd + (long)a * g->dd;
+    return z >= g->pad_d && z < g->pad_d + g->in_d;
+}
+
+static inline int height_tap_live(const tb_conv_geometry *g, long oh, int b) {
+    const long y = oh * g->sh + (long)b * g->dh;
+    return y >= g->pad_h && y < g->pad_h + g->in_h;
 }
 
 #if defined(__x86_64__)
@@ -65,18 +86,11 @@ TB_AVX512 static void forward_tile(const float *const *x, const long *offs, cons
 static int live_taps(const tb_conv_geometry *g, long q, int n, int *list) {
     int a_lo = g->kt, a_hi = 0, b_lo = g->kh, b_hi = 0;
     for (int i = 0; i < n; i++) {
-        long r = (q + i) / g->wout;
-        const long oh = r % g->hout; r /= g->hout;
-        const long od = r % g->dout;
-        // Tap a is live when pad_d ≤ od·sd + a·dd < pad_d + in_d.
-        for (int a = 0; a < g->kt; a++) {
-            const long z = od * g->sd + (long)a * g->dd;
-            if (z >= g->pad_d && z < g->pad_d + g->in_d) { if (a < a_lo) a_lo = a; if (a + 1 > a_hi) a_hi = a + 1; }
-        }
-        for (int b = 0; b < g->kh; b++) {
-            const long y = oh * g->sh + (long)b * g->dh;
-            if (y >= g->pad_h && y < g->pad_h + g->in_h) { if (b < b_lo) b_lo = b; if (b + 1 > b_hi) b_hi = b + 1; }
-        }
+        const tb_position p = position_of(g, q + i);
+        for (int a = 0; a < g->kt; a++)
+            if (depth_tap_live(g, p.od, a)) { if (a < a_lo) a_lo = a; if (a + 1 > a_hi) a_hi = a + 1; }
+        for (int b = 0; b < g->kh; b++)
+            if (height_tap_live(g, p.oh, b)) { if (b < b_lo) b_lo = b; if (b + 1 > b_hi) b_hi = b + 1; }
     }
     int count = 0;
     for (int a = a_lo; a < a_hi; a++)
@@ -161,11 +175,8 @@ TB_AVX512 static void input_grad_scatter_cl(const float *gy, int co_count, const
                 // Skip the tile when this tap lands in the padding (depth or height) for all of it.
                 int live = 0;
                 for (int i = 0; i < valid && !live; i++) {
-                    long r = (q + i) / g->wout;
-                    const long oh = r % g->hout; r /= g->hout;
-                    const long od = r % g->dout;
-                    const long z = od * g->sd + (long)ta * g->dd, y = oh * g->sh + (long)tb * g->dh;
-                    live = z >= g->pad_d && z < g->pad_d + g->in_d && y >= g->pad_h && y < g->pad_h + g->in_h;
+                    const tb_position p = position_of(g, q + i);
+                    live = depth_tap_live(g, p.od, ta) && height_tap_live(g, p.oh, tb);
                 }
                 if (!live) continue;
                 for (int i = 0; i < FQ; i++) {
@@ -225,20 +236,14 @@ TB_AVX512 static void weight_grad_cl(const float *in, const tb_conv_geometry *g,
         const int count = (int)(q1 - s < WQ ? q1 - s : WQ);
         for (int k = 0; k < classes; k++) ccount[k] = 0;
         for (int i = 0; i < count; i++) {
-            long q = s + i;
-            x[i] = in + window_origin(g, q);
-            long ow = q % g->wout; q /= g->wout;
-            long oh = q % g->hout; q /= g->hout;
-            long od = q % g->dout;
-            long n = q / g->dout;
-            y[i] = gy + (((n * gy_dims[0] + od + gy_pad[0]) * gy_dims[1] + oh + gy_pad[1]) * gy_dims[2]
-                         + ow + gy_pad[2]) * co_count;
+            x[i] = in + window_origin(g, s + i);
+            const tb_position p = position_of(g, s + i);
+            y[i] = gy + (((p.n * gy_dims[0] + p.od + gy_pad[0]) * gy_dims[1] + p.oh + gy_pad[1]) * gy_dims[2]
+                         + p.ow + gy_pad[2]) * co_count;
             for (int a = 0; a < g->kt; a++) {
-                const long z = od * g->sd + (long)a * g->dd;
-                if (z < g->pad_d || z >= g->pad_d + g->in_d) continue;
+                if (!depth_tap_live(g, p.od, a)) continue;
                 for (int b = 0; b < g->kh; b++) {
-                    const long yy = oh * g->sh + (long)b * g->dh;
-                    if (yy < g->pad_h || yy >= g->pad_h + g->in_h) continue;
+                    if (!height_tap_live(g, p.oh, b)) continue;
                     const int k = a * g->kh + b;
                     cx[(long)k * WQ + ccount[k]] = x[i];
                     cy[(long)k * WQ + ccount[k]] = y[i];

@@ -218,6 +218,15 @@ func segments(of globalRows: Range<Int>, rowsPerSample R: Int, width Wo: Int) ->
 public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
                           stride: Size3, padding: Size3, dilation: Size3,
                           tuning: Conv3DTuning = .default) -> Tensor {
+    conv3dForwardKeepingInput(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+                              tuning: tuning).y
+}
+
+/// `conv3dForward`, also returning the channels-last input copy the direct kernels made (nil
+/// on the SGEMM path), which the weight gradient can reuse.
+func conv3dForwardKeepingInput(_ x: Tensor, weight: Tensor, bias: Tensor?,
+                               stride: Size3, padding: Size3, dilation: Size3,
+                               tuning: Conv3DTuning) -> (y: Tensor, input: DirectConv3D.PaddedBatch?) {
     precondition(weight.rank == 5, "conv3d weight must be [Co, Ci, kt, kh, kw], got \(weight.shape)")
     precondition(x.rank == 5 && x.shape[1] == weight.shape[1],
                  "conv3d: input \(x.shape) does not match weight \(weight.shape) (channels)")
@@ -226,9 +235,10 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
                            stride: stride, padding: padding, dilation: dilation)
     if let bias { precondition(shape: bias.shape, equals: [g.outChannels], "conv3d bias") }
     if tuning.direct && DirectConv3D.forwardApplies(g) {
-        var y = DirectConv3D.forward(DirectConv3D.paddedInput(x, g), weight: weight, g)
+        let input = DirectConv3D.paddedInput(x, g)
+        var y = DirectConv3D.forward(input, weight: weight, g)
         if let bias { addChannelBias(&y, bias, g) }
-        return y
+        return (y, input)
     }
     let K = g.columnRows, Co = g.outChannels, L = g.output.product, Wo = g.output.w
     let inSample = g.inChannels * g.input.product, outSample = Co * L
@@ -287,7 +297,7 @@ public func conv3dForward(_ x: Tensor, weight: Tensor, bias: Tensor?,
         }
     }
     if let bias { addChannelBias(&y, bias, g) }
-    return y
+    return (y, nil)
 }
 
 /// y[n, c, ...] += bias[c].
@@ -490,27 +500,12 @@ public func _vjpConv3D(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Size3
                        dilation: Size3, needInputGradient: Bool = true)
     -> (Tensor, (Tensor) -> (Tensor?, Tensor, Tensor?)) {
     let tuning = Conv3DTuning.default
-    let g = Conv3DGeometry(inputShape: x.shape, outChannels: weight.shape[0],
-                           kernel: Size3(weight.shape[2], weight.shape[3], weight.shape[4]),
-                           stride: stride, padding: padding, dilation: dilation)
-    // When both the forward and the weight gradient run directly, they share one
-    // channels-last copy of the input, kept until the pullback runs.
-    var padded: DirectConv3D.PaddedBatch? = nil
-    let y = Profiler.measure("conv3d.forward") {
-        if tuning.direct && DirectConv3D.forwardApplies(g) && DirectConv3D.weightGradientApplies(g) {
-            precondition(x.rank == 5 && x.shape[1] == weight.shape[1],
-                         "conv3d: input \(x.shape) does not match weight \(weight.shape) (channels)")
-            if let bias { precondition(shape: bias.shape, equals: [g.outChannels], "conv3d bias") }
-            let input = DirectConv3D.paddedInput(x, g)
-            padded = input
-            var y = DirectConv3D.forward(input, weight: weight, g)
-            if let bias { addChannelBias(&y, bias, g) }
-            return y
-        }
-        return conv3dForward(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
-                             tuning: tuning)
+    // The direct forward's channels-last input copy is kept until the pullback, whose weight
+    // gradient reads the same copy.
+    let (y, input) = Profiler.measure("conv3d.forward") {
+        conv3dForwardKeepingInput(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+                                  tuning: tuning)
     }
-    let input = padded
     return (y, { gy in
         Profiler.measure("conv3d.backward") {
             conv3dBackward(x, weight: weight, hasBias: bias != nil, gy: gy, stride: stride, padding: padding,
