@@ -55,6 +55,22 @@ static inline int height_tap_live(const tb_conv_geometry *g, long oh, int b) {
 
 enum { FQ = 6 };   // output positions per forward tile (× 64 output channels = 24 zmm accumulators)
 
+/// acc[i][0..64) += Σ_{c < count} r_i[c] · w[c][0..64) for the FQ rows r_i: 24 FMAs per c.
+__attribute__((always_inline)) TB_AVX512 static inline void rank1_updates(__m512 acc[FQ][4], const float *const *r,
+                                                                         const float *w, int count) {
+    const float *r0 = r[0], *r1 = r[1], *r2 = r[2], *r3 = r[3], *r4 = r[4], *r5 = r[5];
+    for (int c = 0; c < count; c++) {
+        const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+        const __m512 w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
+        w += 64;
+#define TB_ROW(i, ri) { const __m512 b = _mm512_set1_ps(ri[c]); \
+            acc[i][0] = _mm512_fmadd_ps(b, w0, acc[i][0]); acc[i][1] = _mm512_fmadd_ps(b, w1, acc[i][1]); \
+            acc[i][2] = _mm512_fmadd_ps(b, w2, acc[i][2]); acc[i][3] = _mm512_fmadd_ps(b, w3, acc[i][3]); }
+        TB_ROW(0, r0) TB_ROW(1, r1) TB_ROW(2, r2) TB_ROW(3, r3) TB_ROW(4, r4) TB_ROW(5, r5)
+#undef TB_ROW
+    }
+}
+
 /// out[i][0..64) = Σ_{t in list} Σ_c x_i[off_t + c] · w[t][c][0..64) for the FQ window origins x_i.
 TB_AVX512 static void forward_tile(const float *const *x, const long *offs, const int *list, int count, int channels,
                                    const float *weights, float *const *out) {
@@ -63,19 +79,8 @@ TB_AVX512 static void forward_tile(const float *const *x, const long *offs, cons
     for (int k = 0; k < count; k++) {
         const int t = list[k];
         const long o = offs[t];
-        const float *w = weights + (long)t * channels * 64;
-        const float *x0 = x[0] + o, *x1 = x[1] + o, *x2 = x[2] + o;
-        const float *x3 = x[3] + o, *x4 = x[4] + o, *x5 = x[5] + o;
-        for (int c = 0; c < channels; c++) {
-            const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
-            const __m512 w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
-            w += 64;
-#define TB_ROW(i, xi) { const __m512 b = _mm512_set1_ps(xi[c]); \
-                acc[i][0] = _mm512_fmadd_ps(b, w0, acc[i][0]); acc[i][1] = _mm512_fmadd_ps(b, w1, acc[i][1]); \
-                acc[i][2] = _mm512_fmadd_ps(b, w2, acc[i][2]); acc[i][3] = _mm512_fmadd_ps(b, w3, acc[i][3]); }
-            TB_ROW(0, x0) TB_ROW(1, x1) TB_ROW(2, x2) TB_ROW(3, x3) TB_ROW(4, x4) TB_ROW(5, x5)
-#undef TB_ROW
-        }
+        const float *rows[FQ] = { x[0] + o, x[1] + o, x[2] + o, x[3] + o, x[4] + o, x[5] + o };
+        rank1_updates(acc, rows, weights + (long)t * channels * 64, channels);
     }
     for (int i = 0; i < FQ; i++)
         for (int j = 0; j < 4; j++) _mm512_storeu_ps(out[i] + 16 * j, acc[i][j]);
@@ -143,17 +148,7 @@ TB_AVX512 static void forward_cl(const float *in, const tb_conv_geometry *g, con
 TB_AVX512 static void scatter_tile(const float *const *gy, int co_count, const float *w, float *const *dst, int valid) {
     __m512 acc[FQ][4];
     for (int i = 0; i < FQ; i++) for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
-    const float *g0 = gy[0], *g1 = gy[1], *g2 = gy[2], *g3 = gy[3], *g4 = gy[4], *g5 = gy[5];
-    for (int co = 0; co < co_count; co++) {
-        const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
-        const __m512 w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
-        w += 64;
-#define TB_ROW(i, gi) { const __m512 b = _mm512_set1_ps(gi[co]); \
-            acc[i][0] = _mm512_fmadd_ps(b, w0, acc[i][0]); acc[i][1] = _mm512_fmadd_ps(b, w1, acc[i][1]); \
-            acc[i][2] = _mm512_fmadd_ps(b, w2, acc[i][2]); acc[i][3] = _mm512_fmadd_ps(b, w3, acc[i][3]); }
-        TB_ROW(0, g0) TB_ROW(1, g1) TB_ROW(2, g2) TB_ROW(3, g3) TB_ROW(4, g4) TB_ROW(5, g5)
-#undef TB_ROW
-    }
+    rank1_updates(acc, gy, w, co_count);
     for (int i = 0; i < valid; i++)
         for (int j = 0; j < 4; j++)
             _mm512_storeu_ps(dst[i] + 16 * j, _mm512_add_ps(_mm512_loadu_ps(dst[i] + 16 * j), acc[i][j]));

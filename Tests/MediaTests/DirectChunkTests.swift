@@ -110,24 +110,32 @@ final class DirectChunkTests: XCTestCase {
         XCTAssertEqual(Array(clip.pixels[(54 * frameBytes)...]), Array(patterns[64]![..<(6 * frameBytes)]))
     }
 
-    /// Damage inside one compressed chunk: a typed `.corrupt` error naming the file and video.
-    func testCorruptChunkIsATypedError() throws {
-        let dir = try TestSupport.tempDir(self)
-        let (cache, sources) = try makeCache(dir)
-        let id = sources[0].id
+    /// Overwrites 256 bytes in the middle of the stored (filtered) chunk of `id` that starts
+    /// at frame `frame`.
+    static func damageChunk(_ cache: ClipCache, _ id: String, atFrame frame: hsize_t,
+                            file: StaticString = #filePath, line: UInt = #line) throws {
         var address: haddr_t = 0
         var size: hsize_t = 0
         do {
             let (_, d) = try DirectChunkTests.dataset(cache, id)
-            var offset: [hsize_t] = [32, 0, 0, 0]
+            var offset: [hsize_t] = [frame, 0, 0, 0]
             var mask: UInt32 = 0
-            XCTAssertGreaterThanOrEqual(H5Dget_chunk_info_by_coord(d.id, &offset, &mask, &address, &size), 0)
-            XCTAssertEqual(mask, 0)
+            XCTAssertGreaterThanOrEqual(H5Dget_chunk_info_by_coord(d.id, &offset, &mask, &address, &size), 0,
+                                        file: file, line: line)
+            XCTAssertEqual(mask, 0, "the chunk was stored unfiltered", file: file, line: line)
         }
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: cache.path))
         try handle.seek(toOffset: UInt64(address) + UInt64(size) / 2)
         handle.write(Data(repeating: 0xA5, count: 256))
         try handle.close()
+    }
+
+    /// Damage inside one compressed chunk: a typed `.corrupt` error naming the file and video.
+    func testCorruptChunkIsATypedError() throws {
+        let dir = try TestSupport.tempDir(self)
+        let (cache, sources) = try makeCache(dir)
+        let id = sources[0].id
+        try DirectChunkTests.damageChunk(cache, id, atFrame: 32)
 
         let reader = try ClipCacheReader(cache)
         // Windows clear of the damaged chunk still read.

@@ -68,19 +68,7 @@ final class ZstdTests: XCTestCase {
         let dir = try TestSupport.tempDir(self)
         let (cache, sources) = try DirectChunkTests.makeCache(dir, compression: .zstd(level: 1))
         let id = sources[0].id
-        var address: haddr_t = 0
-        var size: hsize_t = 0
-        do {
-            let (_, d) = try DirectChunkTests.dataset(cache, id)
-            var offset: [hsize_t] = [32, 0, 0, 0]
-            var mask: UInt32 = 0
-            XCTAssertGreaterThanOrEqual(H5Dget_chunk_info_by_coord(d.id, &offset, &mask, &address, &size), 0)
-            XCTAssertEqual(mask, 0)
-        }
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: cache.path))
-        try handle.seek(toOffset: UInt64(address) + UInt64(size) / 2)
-        handle.write(Data(repeating: 0xA5, count: 256))
-        try handle.close()
+        try DirectChunkTests.damageChunk(cache, id, atFrame: 32)
 
         let reader = try ClipCacheReader(cache)
         XCTAssertNoThrow(try reader.readClip(videoID: id, start: 0, count: 32))
