@@ -391,46 +391,23 @@ void tb_conv_from_cl_padded(const float *in, int c, int d, int h, int w, int pd,
 
 void tb_conv_pack_weights(const float *w, int j_count, int r_count, int taps, int flip, int transpose,
                           float *out, int jb0, int jb1) {
-    // Per (block, r): copy the 64 source runs of `taps` floats into a small buffer, then write
-    // each tap's 64 floats contiguously (strided stores straight to `out` stalled on
-    // 4 KiB aliasing: 5 ns per float).
 #if defined(__x86_64__)
-    if (tb_conv_kernels_available()) {
-        // Per (block, r): a 64 × taps block of the source, transposed into taps rows of 64.
-        for (int jb = jb0; jb < jb1; jb++)
-            for (int r = 0; r < r_count; r++) {
-                const float *src = w + (transpose ? ((long)r * j_count + (long)jb * 64) * taps
-                                                  : ((long)jb * 64 * r_count + r) * taps);
-                const long ss = transpose ? taps : (long)r_count * taps;
-                const long ds = (long)r_count * 64;
-                float *dst = out + ((long)jb * taps * r_count + r) * 64;
-                if (flip) transpose_block(src, ss, 64, taps, dst + (long)(taps - 1) * ds, -ds);
-                else transpose_block(src, ss, 64, taps, dst, ds);
-            }
-        return;
-    }
-#endif
-    float buffer[64 * 64];
-    float *tmp = taps <= 64 ? buffer : NULL;
+    // Per (block, r): a 64 × taps block of the source, transposed into taps rows of 64 (strided
+    // scalar stores straight to `out` stalled on 4 KiB aliasing: 5 ns per float).
     for (int jb = jb0; jb < jb1; jb++)
         for (int r = 0; r < r_count; r++) {
+            const float *src = w + (transpose ? ((long)r * j_count + (long)jb * 64) * taps
+                                              : ((long)jb * 64 * r_count + r) * taps);
+            const long ss = transpose ? taps : (long)r_count * taps;
+            const long ds = (long)r_count * 64;
             float *dst = out + ((long)jb * taps * r_count + r) * 64;
-            if (tmp) {
-                for (int j = 0; j < 64; j++) {
-                    const long jj = (long)jb * 64 + j;
-                    const float *src = w + (transpose ? (long)r * j_count + jj : jj * r_count + r) * taps;
-                    if (flip) { for (int t = 0; t < taps; t++) tmp[t * 64 + j] = src[taps - 1 - t]; }
-                    else { for (int t = 0; t < taps; t++) tmp[t * 64 + j] = src[t]; }
-                }
-                for (int t = 0; t < taps; t++) memcpy(dst + (long)t * r_count * 64, tmp + t * 64, 64 * sizeof(float));
-            } else {
-                for (int j = 0; j < 64; j++) {
-                    const long jj = (long)jb * 64 + j;
-                    const float *src = w + (transpose ? (long)r * j_count + jj : jj * r_count + r) * taps;
-                    for (int t = 0; t < taps; t++) dst[((long)t * r_count) * 64 + j] = src[flip ? taps - 1 - t : t];
-                }
-            }
+            if (flip) transpose_block(src, ss, 64, taps, dst + (long)(taps - 1) * ds, -ds);
+            else transpose_block(src, ss, 64, taps, dst, ds);
         }
+#else
+    (void)w; (void)j_count; (void)r_count; (void)taps; (void)flip; (void)transpose; (void)out; (void)jb0; (void)jb1;
+    __builtin_trap();
+#endif
 }
 
 void tb_conv_unpack_weight_grad(const float *partials, int parts, long part_stride, int taps, int ci, int co,

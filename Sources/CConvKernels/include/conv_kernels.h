@@ -59,7 +59,7 @@ void tb_conv_from_cl_padded(const float *in, int c, int d, int h, int w, int pd,
 /// Packs blocks [jb0, jb1) of w [J][R][taps] (J·R·taps floats, index (j·R + r)·taps + t) into
 /// [J/64][taps][R][64], reading tap taps−1−t instead of t when `flip` is set. With `transpose`
 /// set the source is read as [R][J][taps] instead (index (r·J + j)·taps + t): the
-/// input-gradient weights.
+/// input-gradient weights. Needs AVX-512F, like the kernels that read the result.
 void tb_conv_pack_weights(const float *w, int j_count, int r_count, int taps, int flip, int transpose,
                           float *out, int jb0, int jb1);
 
