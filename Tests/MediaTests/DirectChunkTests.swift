@@ -130,6 +130,25 @@ final class DirectChunkTests: XCTestCase {
         try handle.close()
     }
 
+    /// After `damageChunk(cache, id, atFrame: 32)` (4-frame chunks, 70 frames): windows clear of
+    /// the chunk still read; those touching it throw `.corrupt` naming the file, the video, the
+    /// chunk and (when given) `reason`.
+    static func assertDamageAtFrame32(_ reader: ClipCacheReader, _ cache: ClipCache, _ id: String, reason: String? = nil,
+                                      file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNoThrow(try reader.readClip(videoID: id, start: 0, count: 32), file: file, line: line)
+        XCTAssertNoThrow(try reader.readClip(videoID: id, start: 48, count: 22), file: file, line: line)
+        for (start, count) in [(32, 16), (20, 40), (40, 1)] {
+            XCTAssertThrowsError(try reader.readClip(videoID: id, start: start, count: count), file: file, line: line) { error in
+                guard case .corrupt(let path, let detail)? = error as? MediaError else {
+                    return XCTFail("expected MediaError.corrupt, got \(error)", file: file, line: line)
+                }
+                XCTAssertEqual(path, cache.path, file: file, line: line)
+                XCTAssertTrue(detail.contains("'\(id)'") && detail.contains("chunk at frame 32")
+                              && (reason.map { detail.contains($0) } ?? true), detail, file: file, line: line)
+            }
+        }
+    }
+
     /// Damage inside one compressed chunk: a typed `.corrupt` error naming the file and video.
     func testCorruptChunkIsATypedError() throws {
         let dir = try TestSupport.tempDir(self)
@@ -138,18 +157,7 @@ final class DirectChunkTests: XCTestCase {
         try DirectChunkTests.damageChunk(cache, id, atFrame: 32)
 
         let reader = try ClipCacheReader(cache)
-        // Windows clear of the damaged chunk still read.
-        XCTAssertNoThrow(try reader.readClip(videoID: id, start: 0, count: 32))
-        XCTAssertNoThrow(try reader.readClip(videoID: id, start: 48, count: 22))
-        for (start, count) in [(32, 16), (20, 40), (40, 1)] {
-            XCTAssertThrowsError(try reader.readClip(videoID: id, start: start, count: count)) { error in
-                guard case .corrupt(let file, let detail)? = error as? MediaError else {
-                    return XCTFail("expected MediaError.corrupt, got \(error)")
-                }
-                XCTAssertEqual(file, cache.path)
-                XCTAssertTrue(detail.contains("'\(id)'") && detail.contains("chunk at frame 32"), detail)
-            }
-        }
+        DirectChunkTests.assertDamageAtFrame32(reader, cache, id)
         let report = try reader.verify()
         XCTAssertEqual(report.corrupt.map { $0[0] }, [id])
     }
