@@ -112,12 +112,23 @@ public struct DatasetEntry: Codable, Sendable, Equatable {
         return keys
     }
 
+    /// The annotation files and folders a format may name, declared once: path resolution,
+    /// path checks and the dataset's identity all read this list.
+    nonisolated(unsafe) static let annotationKeys: [(String, WritableKeyPath<DatasetEntry, String?>)] = [
+        ("annotations", \.annotations), ("train", \.train), ("test", \.test), ("label_map", \.labelMap),
+        ("train_exclusions", \.trainExclusions), ("test_exclusions", \.testExclusions),
+        ("train_proposals", \.trainProposals), ("test_proposals", \.testProposals),
+        ("verb_classes", \.verbClasses), ("noun_classes", \.nounClasses), ("video_info", \.videoInfo),
+    ]
+
+    /// The annotation files (and folders) this entry names, by manifest key.
+    public var annotationFiles: [(key: String, path: String)] {
+        Self.annotationKeys.compactMap { key, path in self[keyPath: path].map { (key, $0) } }
+    }
+
     /// Path-valued keys and their values.
     var pathKeys: [(String, String?)] {
-        [("root", root), ("annotations", annotations), ("train", train), ("test", test), ("label_map", labelMap),
-         ("train_exclusions", trainExclusions), ("test_exclusions", testExclusions),
-         ("train_proposals", trainProposals), ("test_proposals", testProposals),
-         ("verb_classes", verbClasses), ("noun_classes", nounClasses), ("video_info", videoInfo)]
+        [("root", root)] + Self.annotationKeys.map { ($0.0, self[keyPath: $0.1]) }
     }
 
     /// A manifest error about `key` of this entry.
@@ -308,17 +319,7 @@ extension DatasetEntry {
             return base == "." ? p : (base as NSString).appendingPathComponent(p)
         }
         root = resolve(root)!
-        annotations = resolve(annotations)
-        train = resolve(train)
-        test = resolve(test)
-        labelMap = resolve(labelMap)
-        trainExclusions = resolve(trainExclusions)
-        testExclusions = resolve(testExclusions)
-        trainProposals = resolve(trainProposals)
-        testProposals = resolve(testProposals)
-        verbClasses = resolve(verbClasses)
-        nounClasses = resolve(nounClasses)
-        videoInfo = resolve(videoInfo)
+        for (_, path) in Self.annotationKeys { self[keyPath: path] = resolve(self[keyPath: path]) }
     }
 
     /// Every path-valued key must name an existing file or folder.

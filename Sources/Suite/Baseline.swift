@@ -1,13 +1,17 @@
 import Foundation
 
-/// A numeric regression baseline: expected values and tolerances per (stage, metric).
+/// A numeric regression baseline: one cell per (stage identity, metric), whatever suites
+/// share the stage, each with its own tolerance. Counts are cells too (`count.NAME`).
 public struct Baseline: Codable, Sendable, Equatable {
     public struct Cell: Codable, Sendable, Equatable {
-        public var suite: String
+        /// The stage's identity: what the cell is keyed by.
+        public var identity: String
+        /// The stage's key (`pretrain[backbone=r18,seed=0]`) and the suites that plan it, for messages.
         public var stage: String
+        public var suites: [String]
         public var metric: String
         public var expected: Double
-        /// Absolute tolerance.
+        /// Absolute tolerance (0: must match exactly).
         public var tolerance: Double
     }
     public var scale: String
@@ -20,7 +24,7 @@ public struct Baseline: Codable, Sendable, Equatable {
         }
         do { return try JSONDecoder().decode(Baseline.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
             throw SuiteFileError(file: url.path, line: nil, key: (ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."),
-                                 message: "missing key")
+                                 message: "missing key (write a new baseline with `bench check --write-baseline FILE`)")
         } catch {
             throw SuiteFileError(file: url.path, line: nil, key: "", message: "not a valid baseline: \(error)")
         }
@@ -32,26 +36,55 @@ public struct Baseline: Codable, Sendable, Equatable {
         try encoder.encode(self).write(to: url, options: .atomic)
     }
 
-    /// A baseline holding every metric of the given results.
-    public static func from(results: [StageResult], scale: Scale, tolerance: (String) -> Double) -> Baseline {
+    /// How far a value may move. Constants of the data and schedule (chance level, epochs,
+    /// evaluated videos) and counts must not move at all; losses move relative to their
+    /// size; accuracies, mAP and the other learned fractions by `learned` (absolute).
+    public static func tolerance(metric: String, value: Double, learned: Double) -> Double {
+        if metric.hasPrefix("count.") || ["chance", "epochs", "mass_videos"].contains(metric) { return 0 }
+        if metric.hasPrefix("loss") { return max(learned, 0.02 * abs(value)) }
+        return learned
+    }
+
+    /// A baseline of every metric and count of the given stages (one cell per identity and
+    /// metric, in a fixed order whatever order the suites ran in).
+    public static func from(stages: [(stage: PlannedStage, result: StageResult)], scale: Scale, learnedTolerance: Double) -> Baseline {
+        var byIdentity: [String: (key: String, suites: Set<String>, result: StageResult)] = [:]
+        for (stage, result) in stages {
+            byIdentity[stage.identity, default: (stage.key, [], result)].suites.insert(stage.suite)
+        }
         var cells: [Cell] = []
-        for r in results.sorted(by: { ($0.suite, $0.key) < ($1.suite, $1.key) }) {
-            for metric in r.metrics.keys.sorted() {
-                cells.append(Cell(suite: r.suite, stage: r.key, metric: metric, expected: r.metrics[metric]!, tolerance: tolerance(metric)))
+        for identity in byIdentity.keys.sorted() {
+            let (key, suites, r) = byIdentity[identity]!
+            var values = r.metrics
+            for (name, n) in r.counts { values["count.\(name)"] = Double(n) }
+            for metric in values.keys.sorted() {
+                let v = values[metric]!
+                cells.append(Cell(identity: identity, stage: key, suites: suites.sorted(), metric: metric, expected: v,
+                                  tolerance: tolerance(metric: metric, value: v, learned: learnedTolerance)))
             }
         }
         return Baseline(scale: scale.rawValue, cells: cells)
     }
 
-    /// Every cell outside its tolerance (or without a result), as readable lines.
+    /// Every cell outside its tolerance or without a result, naming suite, stage and metric.
     public func violations(results: [StageResult]) -> [String] {
-        var byKey: [String: StageResult] = [:]
-        for r in results { byKey["\(r.suite)/\(r.key)"] = r }
+        var byIdentity: [String: StageResult] = [:]
+        for r in results { byIdentity[r.identity] = r }
         return cells.compactMap { cell in
-            guard let r = byKey["\(cell.suite)/\(cell.stage)"] else { return "\(cell.suite)/\(cell.stage): no stored result" }
-            guard let v = r.metrics[cell.metric] else { return "\(cell.suite)/\(cell.stage): no metric '\(cell.metric)'" }
+            let name = "\(cell.suites.joined(separator: ",")) \(cell.stage) \(cell.metric)"
+            guard let r = byIdentity[cell.identity] else {
+                return "\(name): no stored result for stage \(cell.identity.prefix(16)) (not run, or its configuration changed: rerun and write a new baseline)"
+            }
+            let v: Double
+            if cell.metric.hasPrefix("count.") {
+                guard let n = r.counts[String(cell.metric.dropFirst("count.".count))] else { return "\(name): no such count in the result" }
+                v = Double(n)
+            } else {
+                guard let m = r.metrics[cell.metric] else { return "\(name): no such metric in the result" }
+                v = m
+            }
             guard abs(v - cell.expected) <= cell.tolerance else {
-                return String(format: "%@/%@ %@: %.4f, expected %.4f ± %.4f", cell.suite, cell.stage, cell.metric, v, cell.expected, cell.tolerance)
+                return String(format: "%@: %.4f, expected %.4f ± %.4f", name, v, cell.expected, cell.tolerance)
             }
             return nil
         }

@@ -33,25 +33,40 @@ public struct StageContext: Sendable {
     public var progress: ProgressSink
 }
 
-/// Runs one kind of stage (pretrain, finetune, …). Implementations must resume from
-/// their own checkpoints in `workDirectory` when restarted.
+/// Runs one kind of stage (pretrain, finetune, …) from its typed configuration.
+/// Implementations must resume from their own checkpoints in `workDirectory` when restarted.
 public protocol StageExecutor: Sendable {
+    associatedtype Configuration: StageConfiguration
     var kind: String { get }
-    /// Bumped whenever the stage's semantics change, so stored results are not reused.
+    /// Bumped only when the procedure itself changes (not its settings: those are hashed).
     var codeVersion: String { get }
-    func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome
-    func estimate(_ stage: PlannedStage, scale: Scale) -> CostEstimate?
-    /// Axes whose values this kind reads as parameters (and so belong to its identity).
-    /// Other axes only multiply instances: a fine-tune's α reaches it through its input.
-    var axisParameters: Set<String> { get }
+    func run(_ stage: PlannedStage, config: Configuration, context: StageContext) throws -> StageOutcome
+    func estimate(_ stage: PlannedStage, config: Configuration, scale: Scale) -> CostEstimate?
 }
 
 extension StageExecutor {
-    public var axisParameters: Set<String> { ["backbone", "seed"] }
-    public func estimate(_ stage: PlannedStage, scale: Scale) -> CostEstimate? { nil }
+    public func estimate(_ stage: PlannedStage, config: Configuration, scale: Scale) -> CostEstimate? { nil }
+
+    /// The kind's settings (an axis whose name is a setting is read as that setting).
+    public var schema: ConfigurationSchema { Configuration.schema }
+
+    /// Validates and resolves written values into the full configuration.
+    public func resolve(_ layers: [(key: String, value: SourcedValue)],
+                        fallback: (file: String, line: Int?, key: String)) throws -> ResolvedConfiguration {
+        try Configuration.resolve(layers, kind: kind, fallback: fallback).1
+    }
+
+    /// Runs a planned stage: its stored resolution decodes back into the configuration.
+    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+        try run(stage, config: Configuration.decode(resolved: stage.params), context: context)
+    }
+
+    public func estimate(_ stage: PlannedStage, scale: Scale) throws -> CostEstimate? {
+        estimate(stage, config: try Configuration.decode(resolved: stage.params), scale: scale)
+    }
 }
 
-/// Executors by kind.
+/// Executors by kind: the one place that adds a stage kind.
 public struct ExecutorRegistry: Sendable {
     var byKind: [String: any StageExecutor] = [:]
     public init(_ executors: [any StageExecutor] = []) { for e in executors { register(e) } }

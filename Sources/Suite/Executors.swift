@@ -6,19 +6,6 @@ import Protocols
 import Tensors
 import VTHCL
 
-/// Reading stage parameters, with axis values taking precedence.
-extension PlannedStage {
-    /// Backbone depth from the `backbone` axis (r18 / r50) or the `depth` parameter.
-    var backboneDepth: Int {
-        if let b = axes["backbone"] { return b == "r50" ? 50 : 18 }
-        return params.int("depth", default: 18)
-    }
-    func int(_ key: String, _ value: Int) -> Int { axes[key].flatMap(Int.init) ?? params.int(key, default: value) }
-    func double(_ key: String, _ value: Double) -> Double { axes[key].flatMap(Double.init) ?? params.double(key, default: value) }
-    func string(_ key: String, _ value: String) -> String { axes[key] ?? params.string(key, default: value) }
-    var workers: Int { params.int("workers", default: 1) }
-}
-
 extension DataAccess {
     /// A stage's dataset: its name, manifest entry, both splits, and a frame provider over
     /// the clip cache with the ids of videos that failed to decode.
@@ -50,63 +37,53 @@ struct EpochLog: Codable {
 func fileHash(_ url: URL) -> String? { try? SHA256.hex(fileAt: url.path) }
 
 /// `pretrain`: VTHCL pretraining on a dataset's training split, then a kNN monitor on its
-/// test split (labels are used for monitoring only).
-///
-/// Parameters: epochs, batch, crop, width, negatives, lr (at batch 256), alpha (axis or
-/// param), D (axis or param: 1 = res5, 2 = res4+res5, 3 = res3–res5), projection
-/// (mlp | mlp-bn | conv | conv-bn, axis or param), fast_width (the fast pathway's width
-/// multiplier; default: width), temperature, augment (standard | light | none), knn_every
-/// (epochs between kNN monitors; 1), window (64), tau (8), workers.
+/// test split (labels are used for monitoring only). Settings: `PretrainConfiguration`.
 public struct PretrainExecutor: StageExecutor {
     public let kind = "pretrain"
     public let codeVersion = "5"
-    public var axisParameters: Set<String> { ["backbone", "seed", "alpha", "D", "projection"] }
     public var data: DataAccess
 
-    func config(_ stage: PlannedStage) -> (VTHCLConfig, PretrainSchedule, crop: Int) {
-        let depth = stage.backboneDepth
-        let preset = PretrainPreset.named(stage.params.string("preset", default: "ci"), depth: depth)
+    func config(_ p: PretrainConfiguration) -> (VTHCLConfig, PretrainSchedule, crop: Int) {
         var c = VTHCLConfig()
-        c.depth = depth
-        c.widthMultiplier = stage.double("width", preset.widthMultiplier)
-        if stage.params["fast_width"] != nil { c.fastWidthMultiplier = stage.double("fast_width", c.widthMultiplier) }
-        c.alpha = stage.int("alpha", 2)
-        c.levels = VTHCLConfig.levels(forDepth: stage.int("D", 3))
-        c.tau = stage.int("tau", 8)
-        c.slowFrames = stage.int("window", 64) / c.tau
-        c.negatives = stage.int("negatives", preset.negatives)
-        c.projection = ProjectionKind(rawValue: stage.string("projection", "mlp")) ?? .mlp  // validated in `run`
-        c.temperature = Float(stage.double("temperature", 0.07))
-        var s = PretrainSchedule(epochs: stage.int("epochs", 200), batchSize: stage.int("batch", preset.batch))
-        s.baseLearningRate = Float(stage.double("lr", 0.03))
-        return (c, s, stage.int("crop", preset.crop))
+        c.depth = p.backbone.depth
+        c.widthMultiplier = p.width!
+        c.fastWidthMultiplier = p.fastWidth
+        c.alpha = p.alpha
+        c.levels = VTHCLConfig.levels(forDepth: p.D)
+        c.tau = p.tau
+        c.slowFrames = p.window / p.tau
+        c.negatives = p.negatives!
+        c.projection = p.projection
+        c.temperature = Float(p.temperature)
+        var s = PretrainSchedule(epochs: p.epochs, batchSize: p.batch!)
+        s.baseLearningRate = Float(p.lr)
+        return (c, s, p.crop!)
     }
 
-    public func estimate(_ stage: PlannedStage, scale: Scale) -> CostEstimate? {
-        let (c, s, crop) = config(stage)
-        let videos = Double(stage.params.int("videos", default: scale == .paper ? 240_000 : 160))
+    public func estimate(_ stage: PlannedStage, config p: PretrainConfiguration, scale: Scale) -> CostEstimate? {
+        let (c, s, crop) = config(p)
+        let videos = Double(scale == .paper ? 240_000 : 160)
         let macs = 3 * VTHCLModel.forwardMACs(config: c, crop: crop) * videos * Double(s.epochs)
         return CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "3× forward MACs per clip (forward + backward)")
     }
 
-    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
-        let projection = stage.string("projection", "mlp")
-        guard ProjectionKind(rawValue: projection) != nil else {
-            throw SuiteCommandError(message: "stage \(stage.key): unknown projection '\(projection)' (expected mlp, mlp-bn, conv or conv-bn)")
-        }
-        let (config, schedule, crop) = config(stage)
+    public func run(_ stage: PlannedStage, config p: PretrainConfiguration, context: StageContext) throws -> StageOutcome {
+        let (config, schedule, crop) = config(p)
         let (dataset, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let trainRecords = train.records.filter { !bad.contains($0.id) }
         let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
         let classes = max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1)
-        let builder = SampleBuilder(provider: provider, augment: augmentation(stage, crop: crop))
+        guard trainRecords.count >= schedule.batchSize else {
+            throw SuiteCommandError(message: "stage \(stage.key): \(dataset) has \(trainRecords.count) usable training videos, fewer than a batch of \(schedule.batchSize)")
+        }
+        let builder = SampleBuilder(provider: provider, augment: augmentation(p.augment, crop: crop))
         let source = DatasetPairs(records: trainRecords, builder: builder, batchSize: schedule.batchSize,
                                   window: config.slowFrames * config.tau, tau: config.tau, alpha: config.alpha,
-                                  workers: stage.workers)
+                                  workers: p.workers)
         let ckpt = context.workDirectory.appendingPathComponent("checkpoint.safetensors")
         let logURL = context.workDirectory.appendingPathComponent("epochs.json")
         let trainer = Pretrainer(config: config, schedule: schedule, instances: trainRecords.count,
-                                 seed: UInt64(stage.seed), checkpointURL: ckpt)
+                                 seed: UInt64(p.seed), checkpointURL: ckpt)
         trainer.extraMetadata = ["crop": "\(crop)", "dataset": dataset]
         var log = EpochLog.load(logURL)
         var sum = 0.0, count = 0
@@ -119,7 +96,7 @@ public struct PretrainExecutor: StageExecutor {
         }, epochEnd: { epoch, trainer in
             var row: [String: Double] = ["epoch": Double(epoch), "loss": sum / Double(max(1, count))]
             // The kNN monitor every `knn_every` epochs (and after the last).
-            let every = stage.int("knn_every", 1)
+            let every = p.knnEvery
             if every > 0 && ((epoch + 1) % every == 0 || epoch + 1 == schedule.epochs) {
                 row["knn_top1"] = try knnMonitor(trainer: trainer, train: trainRecords, test: testRecords, provider: provider, crop: crop,
                                                  classes: classes)
@@ -139,7 +116,7 @@ public struct PretrainExecutor: StageExecutor {
                                    classes: classes)
         // The same probe on the network as initialised (same seed, no training): the level
         // that training has to beat.
-        let frozenInitial = try frozenKNN(model: Pretrainer.initialModel(config, seed: UInt64(stage.seed)), train: trainRecords, test: testRecords, provider: provider, crop: crop,
+        let frozenInitial = try frozenKNN(model: Pretrainer.initialModel(config, seed: UInt64(p.seed)), train: trainRecords, test: testRecords, provider: provider, crop: crop,
                                           classes: classes)
         var metrics: [String: Double] = ["knn_top1": knn, "knn_frozen_top1": frozen.head, "knn_frozen_init_top1": frozenInitial.head,
                                          "knn_backbone_top1": frozen.backbone, "knn_backbone_init_top1": frozenInitial.backbone,
@@ -201,71 +178,66 @@ public struct PretrainExecutor: StageExecutor {
 /// Training augmentation: `standard` (SPEC §1: random resized crop area 0.2–1, flip, colour
 /// jitter 0.4 with p 0.8, grayscale 0.2), `light` (crop area 0.6–1 and flip only) or `none`
 /// (the largest square crop, nothing else: a diagnostic of the optimisation alone).
-func augmentation(_ stage: PlannedStage, crop: Int) -> AugmentConfig {
+func augmentation(_ name: AugmentName, crop: Int) -> AugmentConfig {
     var a = AugmentConfig(size: crop)
-    switch stage.string("augment", "standard") {
-    case "light": a.area = 0.6...1; a.jitterProbability = 0; a.grayscale = 0
-    case "none": a.area = 1...1; a.aspect = 1...1; a.flip = 0; a.jitterProbability = 0; a.grayscale = 0
-    default: break
+    switch name {
+    case .light: a.area = 0.6...1; a.jitterProbability = 0; a.grayscale = 0
+    case .none: a.area = 1...1; a.aspect = 1...1; a.flip = 0; a.jitterProbability = 0; a.grayscale = 0
+    case .standard: break
     }
     return a
 }
 
 /// `supervised` (the paper's "Kinetics" initialisation) and `finetune` (UCF-101 / HMDB-51):
 /// train the slow encoder with a linear classifier, then test with 10 clips per video.
-///
-/// Parameters: epochs, batch, lr, milestones, crop, width, frames (8), stride (8), clips (10),
-/// crops (1), dropout, workers. A `finetune` initialises from its input stage: a pretrain
-/// checkpoint (`slow.*`) or a supervised one (`encoder.*`); without input, from scratch.
+/// Settings: `ClassifierConfiguration`. A `finetune` initialises from its input stage: a
+/// pretrain checkpoint (`slow.*`) or a supervised one (`encoder.*`); without input, from scratch.
 public struct ClassifierExecutor: StageExecutor {
     public let kind: String
     public let codeVersion = "1"
     public var data: DataAccess
 
-    public init(kind: String, data: DataAccess) {
-        precondition(kind == "supervised" || kind == "finetune", "classifier kinds are supervised and finetune")
-        self.kind = kind; self.data = data
+    public init(kind: String, data: DataAccess) { self.kind = kind; self.data = data }
+
+    func schedule(_ c: ClassifierConfiguration) -> ClassifierSchedule {
+        var s = ClassifierSchedule(epochs: c.epochs, batchSize: c.batch, learningRate: Float(c.lr), milestones: c.milestones)
+        s.weightDecay = Float(c.weightDecay)
+        return s
     }
 
-    func schedule(_ stage: PlannedStage) -> ClassifierSchedule {
-        let milestones = stage.params["milestones"].flatMap { v -> [Double]? in
-            if case .list(let xs) = v { return xs.compactMap(\.doubleValue) }
-            return nil
-        } ?? [40, 80]
-        return ClassifierSchedule(epochs: stage.int("epochs", 100), batchSize: stage.int("batch", 64),
-                                  learningRate: Float(stage.double("lr", 0.1)), milestones: milestones)
-    }
-
-    public func estimate(_ stage: PlannedStage, scale: Scale) -> CostEstimate? {
-        let s = schedule(stage)
-        let crop = stage.int("crop", scale == .paper ? (stage.backboneDepth == 50 ? 224 : 112) : 32)
-        let net = ResNet3DConfig.slowFast(depth: stage.backboneDepth, pathway: .slow, widthMultiplier: stage.double("width", 1))
-        let perClip = net.forwardMACs(input: [1, 3, stage.int("frames", 8), crop, crop])
-        let videos = Double(stage.params.int("videos", default: scale == .paper ? 9_500 : 100))
-        let macs = perClip * (3 * videos * Double(s.epochs) + videos * 0.3 * Double(stage.int("clips", 10)))
+    public func estimate(_ stage: PlannedStage, config c: ClassifierConfiguration, scale: Scale) -> CostEstimate? {
+        let s = schedule(c)
+        let crop = c.crop!
+        let net = ResNet3DConfig.slowFast(depth: c.backbone.depth, pathway: .slow, widthMultiplier: c.width)
+        let perClip = net.forwardMACs(input: [1, 3, c.frames, crop, crop])
+        let videos = Double(scale == .paper ? 9_500 : 100)
+        let macs = perClip * (3 * videos * Double(s.epochs) + videos * 0.3 * Double(c.clips))
         return CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "training 3× forward; test 10 clips on a 30 % split")
     }
 
-    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
-        let (_, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
+    public func run(_ stage: PlannedStage, config c: ClassifierConfiguration, context: StageContext) throws -> StageOutcome {
+        let (dataset, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let trainRecords = train.records.filter { !bad.contains($0.id) && $0.label != nil }
         let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
-        let crop = stage.int("crop", 32), frames = stage.int("frames", 8), stride = stage.int("stride", 8)
-        var rng = RandomGenerator(seed: UInt64(stage.seed) &+ 0xF17E)
-        let (encoder, initHash) = try initialisedEncoder(stage, context: context, rng: &rng)
+        let crop = c.crop!
+        guard trainRecords.count >= c.batch else {
+            throw SuiteCommandError(message: "stage \(stage.key): \(dataset) has \(trainRecords.count) labelled training videos, fewer than a batch of \(c.batch)")
+        }
+        var rng = RandomGenerator(seed: UInt64(c.seed) &+ 0xF17E)
+        let (encoder, initHash) = try initialisedEncoder(backbone: c.backbone, width: c.width, context: context, rng: &rng)
         let classes = max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1)
-        let model = ClipClassifier(encoder: encoder, classes: classes, dropout: Float(stage.double("dropout", 0.5)), rng: &rng)
+        let model = ClipClassifier(encoder: encoder, classes: classes, dropout: Float(c.dropout), rng: &rng)
         let ckpt = context.workDirectory.appendingPathComponent("checkpoint.safetensors")
-        let s = schedule(stage)
-        let trainer = ClassifierTrainer(model: model, schedule: s, seed: UInt64(stage.seed), checkpointURL: ckpt)
-        let builder = SampleBuilder(provider: provider, augment: augmentation(stage, crop: crop))
-        try trainer.train(records: trainRecords, builder: builder, frames: frames, stride: stride, workers: stage.workers) { e, step, steps, loss in
+        let s = schedule(c)
+        let trainer = ClassifierTrainer(model: model, schedule: s, seed: UInt64(c.seed), checkpointURL: ckpt)
+        let builder = SampleBuilder(provider: provider, augment: augmentation(c.augment, crop: crop))
+        try trainer.train(records: trainRecords, builder: builder, frames: c.frames, stride: c.stride, workers: c.workers) { e, step, steps, loss in
             context.progress.report(ProgressEvent(stage: stage.key, epoch: e, epochs: s.epochs, step: step, steps: steps,
                                                   values: [("loss", Double(loss))]))
         }
         let acc = try trainer.evaluate(records: testRecords, builder: SampleBuilder(provider: provider, augment: .test(size: crop)),
-                                       frames: frames, stride: stride, clips: stage.int("clips", 10), crops: stage.int("crops", 1),
-                                       workers: stage.workers)
+                                       frames: c.frames, stride: c.stride, clips: c.clips, crops: c.crops,
+                                       workers: c.workers)
         return StageOutcome(metrics: ["video_top1": acc.video.top1.fraction, "video_top5": acc.video.top5.fraction,
                                       "clip_top1": acc.clip.top1.fraction, "chance": 1 / Double(classes)],
                             artifacts: ["checkpoint": "checkpoint.safetensors"],
@@ -278,9 +250,9 @@ public struct ClassifierExecutor: StageExecutor {
 /// The slow encoder a downstream stage starts from: its input stage's checkpoint (a
 /// pretrain's `slow.*` or a supervised run's `encoder.*`), or a random initialisation.
 /// Returns the encoder and the hash of the checkpoint it was loaded from.
-func initialisedEncoder(_ stage: PlannedStage, context: StageContext, res5Dilation: Int = 1,
+func initialisedEncoder(backbone: Backbone, width: Double, context: StageContext, res5Dilation: Int = 1,
                         rng: inout RandomGenerator) throws -> (ResNet3D, String?) {
-    let encoder = ResNet3D(.slowFast(depth: stage.backboneDepth, pathway: .slow, widthMultiplier: stage.double("width", 1),
+    let encoder = ResNet3D(.slowFast(depth: backbone.depth, pathway: .slow, widthMultiplier: width,
                                      res5Dilation: res5Dilation), rng: &rng)
     guard let input = context.inputs.first else { return (encoder, nil) }
     let prefix = input.kind == "pretrain" ? "slow." : "encoder."
@@ -292,14 +264,9 @@ func initialisedEncoder(_ stage: PlannedStage, context: StageContext, res5Dilati
     return (encoder, fileHash(url))
 }
 
-func schedule(_ stage: PlannedStage, epochs: Int, lr: Double, milestones: [Double]) -> ClassifierSchedule {
-    let m = stage.params["milestones"].flatMap { v -> [Double]? in
-        if case .list(let xs) = v { return xs.compactMap(\.doubleValue) }
-        return nil
-    } ?? milestones
-    var s = ClassifierSchedule(epochs: stage.int("epochs", epochs), batchSize: stage.int("batch", 16),
-                               learningRate: Float(stage.double("lr", lr)), milestones: m)
-    s.weightDecay = Float(stage.double("weight_decay", 1e-4))
+func schedule(epochs: Int, batch: Int, lr: Double, milestones: [Double], weightDecay: Double) -> ClassifierSchedule {
+    var s = ClassifierSchedule(epochs: epochs, batchSize: batch, learningRate: Float(lr), milestones: milestones)
+    s.weightDecay = Float(weightDecay)
     return s
 }
 
@@ -307,23 +274,22 @@ func schedule(_ stage: PlannedStage, epochs: Int, lr: Double, milestones: [Doubl
 /// on person proposals scoring at least `proposal_score` (0.8), and reports frame mAP at
 /// IoU 0.5 over the label map's classes, as the official evaluator computes it.
 ///
-/// Parameters: epochs (24), batch (keyframes, 8), lr (0.1), milestones ([16, 22]),
-/// weight_decay (1e-7), crop, width, frames (8), stride (8), proposal_score, dropout.
+/// Settings: `DetectConfiguration`.
 public struct DetectExecutor: StageExecutor {
     public let kind = "detect"
     public let codeVersion = "1"
     public var data: DataAccess
 
-    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+    public func run(_ stage: PlannedStage, config c: DetectConfiguration, context: StageContext) throws -> StageOutcome {
         let (dataset, entry, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let classIDs = Array(Set(train.actionNames.keys).union(test.actionNames.keys)).sorted()
         guard !classIDs.isEmpty else { throw SuiteCommandError(message: "\(entry.origin.file): dataset \(dataset) has no label map classes") }
         let column = Dictionary(uniqueKeysWithValues: classIDs.enumerated().map { ($1, $0) })
-        let crop = stage.int("crop", 32), frames = stage.int("frames", 8), stride = stage.int("stride", 8)
-        var rng = RandomGenerator(seed: UInt64(stage.seed) &+ 0xAFA)
-        let (encoder, initHash) = try initialisedEncoder(stage, context: context, res5Dilation: 2, rng: &rng)
-        let model = ActionDetector(encoder: encoder, classes: classIDs.count, dropout: Float(stage.double("dropout", 0.5)), rng: &rng)
-        let s = schedule(stage, epochs: 24, lr: 0.1, milestones: [16, 22])
+        let crop = c.crop!, frames = c.frames, stride = c.stride
+        var rng = RandomGenerator(seed: UInt64(c.seed) &+ 0xAFA)
+        let (encoder, initHash) = try initialisedEncoder(backbone: c.backbone, width: c.width, context: context, res5Dilation: 2, rng: &rng)
+        let model = ActionDetector(encoder: encoder, classes: classIDs.count, dropout: Float(c.dropout), rng: &rng)
+        let s = schedule(epochs: c.epochs, batch: c.batch, lr: c.lr, milestones: c.milestones, weightDecay: c.weightDecay)
         let items: [(VideoRecord, Datasets.AVAKeyframe)] = train.records.filter { !bad.contains($0.id) }.flatMap { r in
             r.keyframes.filter { !$0.boxes.isEmpty }.map { (r, $0) }
         }
@@ -331,7 +297,7 @@ public struct DetectExecutor: StageExecutor {
             throw SuiteCommandError(message: "\(dataset): \(items.count) training keyframes cannot fill a batch of \(s.batchSize)")
         }
         let builder = SampleBuilder(provider: provider, augment: AugmentConfig(size: crop))
-        let trainer = EpochTrainer(model: model, schedule: s, seed: UInt64(stage.seed),
+        let trainer = EpochTrainer(model: model, schedule: s, seed: UInt64(c.seed),
                                    checkpointURL: context.workDirectory.appendingPathComponent("checkpoint.safetensors"),
                                    format: "tempo-bench.ava.v1")
         let steps = items.count / s.batchSize
@@ -339,7 +305,7 @@ public struct DetectExecutor: StageExecutor {
             let ids = trainer.order(items.count, epoch: epoch)[(step * s.batchSize)..<((step + 1) * s.batchSize)]
             var clips: [Tensor] = [], boxes: [Float] = [], targets: [Float] = []
             for (b, i) in ids.enumerated() {
-                let rngBox = RandomGeneratorBox.forItem(seed: UInt64(stage.seed), epoch: epoch, index: i)
+                let rngBox = RandomGeneratorBox.forItem(seed: UInt64(c.seed), epoch: epoch, index: i)
                 let sample = try builder.avaClip(items[i].0, keyframe: items[i].1, frames: frames, stride: stride, rng: rngBox)
                 clips.append(sample.clip)
                 for (box, actions) in zip(sample.boxes, sample.actions) {
@@ -350,7 +316,7 @@ public struct DetectExecutor: StageExecutor {
                 }
             }
             let r = boxes.count / 5
-            var dropRNG = RandomGenerator(seed: UInt64(stage.seed) &+ UInt64(epoch * 100_003 + step))
+            var dropRNG = RandomGenerator(seed: UInt64(c.seed) &+ UInt64(epoch * 100_003 + step))
             guard r > 0 else { return scale(sum(model.fc.weight), by: 0) }
             let logits = model(Variable(Tensor.stack(clips)), boxes: Tensor(shape: [r, 5], scalars: boxes), training: true, rng: &dropRNG)
             return binaryCrossEntropyWithLogits(logits: logits, targets: Tensor(shape: [r, classIDs.count], scalars: targets))
@@ -360,7 +326,7 @@ public struct DetectExecutor: StageExecutor {
         })
 
         // Test: proposals above the score threshold, every class scored.
-        let threshold = stage.double("proposal_score", 0.8)
+        let threshold = c.proposalScore
         let testBuilder = SampleBuilder(provider: provider, augment: .test(size: crop))
         var groundTruth: [AVAGroundTruthRow] = [], detections: [AVADetectionRow] = []
         var excluded = Set<Protocols.AVAKeyframe>()
@@ -407,16 +373,15 @@ public struct DetectExecutor: StageExecutor {
 /// `anticipate`: Epic-Kitchens-55 action anticipation (paper §5.4.2): observe
 /// [t_s − τ_o − τ_a, t_s − τ_a] and predict the verb and noun of the action starting at t_s.
 ///
-/// Parameters: epochs (80), batch (16), lr (0.1), milestones ([40, 60]), crop, width,
-/// frames (8), observe (τ_o = 1 s), anticipate (τ_a = 1 s), dropout.
+/// Settings: `AnticipateConfiguration`.
 public struct AnticipateExecutor: StageExecutor {
     public let kind = "anticipate"
     public let codeVersion = "1"
     public var data: DataAccess
 
-    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+    public func run(_ stage: PlannedStage, config c: AnticipateConfiguration, context: StageContext) throws -> StageOutcome {
         let (dataset, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
-        let observe = stage.double("observe", 1), anticipate = stage.double("anticipate", 1)
+        let observe = c.observe, anticipate = c.anticipate
         func items(_ split: DatasetSplit) -> [(VideoRecord, EpicSegment)] {
             split.records.filter { !bad.contains($0.id) }.flatMap { r in
                 r.segments.filter { $0.start - observe - anticipate >= 0 }.map { (r, $0) }
@@ -425,28 +390,28 @@ public struct AnticipateExecutor: StageExecutor {
         let trainItems = items(train), testItems = items(test)
         let verbs = max(train.classes.count, (trainItems.map(\.1.verb).max() ?? 0) + 1)
         let nouns = max(train.nouns.count, (trainItems.map(\.1.noun).max() ?? 0) + 1)
-        let crop = stage.int("crop", 32), frames = stage.int("frames", 8)
-        var rng = RandomGenerator(seed: UInt64(stage.seed) &+ 0xE1C)
-        let (encoder, initHash) = try initialisedEncoder(stage, context: context, rng: &rng)
-        let model = Anticipator(encoder: encoder, verbs: verbs, nouns: nouns, dropout: Float(stage.double("dropout", 0.5)), rng: &rng)
-        let s = schedule(stage, epochs: 80, lr: 0.1, milestones: [40, 60])
+        let crop = c.crop!, frames = c.frames
+        var rng = RandomGenerator(seed: UInt64(c.seed) &+ 0xE1C)
+        let (encoder, initHash) = try initialisedEncoder(backbone: c.backbone, width: c.width, context: context, rng: &rng)
+        let model = Anticipator(encoder: encoder, verbs: verbs, nouns: nouns, dropout: Float(c.dropout), rng: &rng)
+        let s = schedule(epochs: c.epochs, batch: c.batch, lr: c.lr, milestones: c.milestones, weightDecay: c.weightDecay)
         guard trainItems.count >= s.batchSize else {
             throw SuiteCommandError(message: "\(dataset): \(trainItems.count) observable training segments cannot fill a batch of \(s.batchSize)")
         }
         let builder = SampleBuilder(provider: provider, augment: AugmentConfig(size: crop))
-        let trainer = EpochTrainer(model: model, schedule: s, seed: UInt64(stage.seed),
+        let trainer = EpochTrainer(model: model, schedule: s, seed: UInt64(c.seed),
                                    checkpointURL: context.workDirectory.appendingPathComponent("checkpoint.safetensors"),
                                    format: "tempo-bench.epic.v1")
         try trainer.train(steps: trainItems.count / s.batchSize, batch: { epoch, step in
             let ids = trainer.order(trainItems.count, epoch: epoch)[(step * s.batchSize)..<((step + 1) * s.batchSize)]
             var clips: [Tensor] = [], v: [Int] = [], n: [Int] = []
             for i in ids {
-                let rngBox = RandomGeneratorBox.forItem(seed: UInt64(stage.seed), epoch: epoch, index: i)
+                let rngBox = RandomGeneratorBox.forItem(seed: UInt64(c.seed), epoch: epoch, index: i)
                 let c = try builder.epicClip(trainItems[i].0, segment: trainItems[i].1, frames: frames, observe: observe,
                                              anticipate: anticipate, rng: rngBox)
                 clips.append(c.clip); v.append(c.verb); n.append(c.noun)
             }
-            var dropRNG = RandomGenerator(seed: UInt64(stage.seed) &+ UInt64(epoch * 100_003 + step))
+            var dropRNG = RandomGenerator(seed: UInt64(c.seed) &+ UInt64(epoch * 100_003 + step))
             let (vl, nl) = model(Variable(Tensor.stack(clips)), training: true, rng: &dropRNG)
             return add(crossEntropy(logits: vl, targets: v), crossEntropy(logits: nl, targets: n))
         }, progress: { e, step, steps, loss in
@@ -481,7 +446,7 @@ public struct ICMExecutor: StageExecutor {
     public let codeVersion = "4"
     public var data: DataAccess
 
-    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+    public func run(_ stage: PlannedStage, config c: ICMConfiguration, context: StageContext) throws -> StageOutcome {
         guard let input = context.inputs.first, input.kind == "pretrain", let rel = input.artifacts["checkpoint"] else {
             throw SuiteCommandError(message: "stage \(stage.key) needs a pretrain stage (with projection: conv or conv-bn) as its input")
         }
@@ -489,7 +454,7 @@ public struct ICMExecutor: StageExecutor {
         guard model.config.projection.isPerPosition else {
             throw SuiteCommandError(message: "stage \(stage.key): its pretrain input used \(model.config.projection.rawValue) heads; ICM needs projection: conv or conv-bn")
         }
-        let crop = meta["crop"].flatMap(Int.init) ?? stage.int("crop", 32)
+        let crop = meta["crop"].flatMap(Int.init) ?? c.crop
         let entry = try data.entry(try requireDataset(stage))
         let test = try Dataset.load(entry, split: .test)
         // Synthetic sets say where the moving object is; real ones have no such file.
@@ -499,8 +464,8 @@ public struct ICMExecutor: StageExecutor {
         var spread = 0.0
         var ratios: [Double] = [], objectDensity = 0.0, backgroundDensity = 0.0
         // Figures for the first `videos`; the object-mass score over `mass_videos` (when boxes exist).
-        let figures = stage.int("videos", 4)
-        let scored = boxes == nil ? figures : max(figures, stage.int("mass_videos", 40))
+        let figures = c.videos
+        let scored = boxes == nil ? figures : max(figures, c.massVideos)
         for (i, record) in test.records.prefix(scored).enumerated() {
             let r = try InstanceCorrespondenceMap.analyse(model: model, video: record.source, start: 0, crop: crop)
             var line = "icm     \(record.id)"
@@ -549,34 +514,32 @@ public struct ICMExecutor: StageExecutor {
 /// `probe`: frozen-feature probes of an encoder (beyond the paper; SEVERE-style suites
 /// report them): a kNN probe and a linear probe on global-average-pooled res5 features of
 /// one centre clip per video.
-///
-/// Parameters: crop, width, frames (8), stride (8), k (200), epochs (100, linear probe),
-/// lr (0.1).
+/// Settings: `ProbeConfiguration`.
 public struct ProbeExecutor: StageExecutor {
     public let kind = "probe"
     public let codeVersion = "2"
     public var data: DataAccess
 
-    public func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+    public func run(_ stage: PlannedStage, config c: ProbeConfiguration, context: StageContext) throws -> StageOutcome {
         let (_, _, train, test, provider, bad) = try data.load(stage, progress: context.progress)
         let trainRecords = train.records.filter { !bad.contains($0.id) && $0.label != nil }
         let testRecords = test.records.filter { !bad.contains($0.id) && $0.label != nil }
-        var rng = RandomGenerator(seed: UInt64(stage.seed) &+ 0x9B0B)
-        let (encoder, initHash) = try initialisedEncoder(stage, context: context, rng: &rng)
+        var rng = RandomGenerator(seed: UInt64(c.seed) &+ 0x9B0B)
+        let (encoder, initHash) = try initialisedEncoder(backbone: c.backbone, width: c.width, context: context, rng: &rng)
         let classes = max(train.classes.count, (trainRecords.compactMap(\.label).max() ?? 0) + 1)
         let model = ClipClassifier(encoder: encoder, classes: classes, dropout: 0, rng: &rng)
-        let builder = SampleBuilder(provider: provider, augment: .test(size: stage.int("crop", 32)))
+        let builder = SampleBuilder(provider: provider, augment: .test(size: c.crop!))
         func features(_ records: [VideoRecord]) throws -> Tensor {
             var rows: [Float] = []
             for (i, r) in records.enumerated() {
-                let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: stage.int("frames", 8), stride: stage.int("stride", 8)).clip
+                let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: c.frames, stride: c.stride).clip
                 rows += model.features(clip).scalars
             }
             return Tensor(shape: [records.count, rows.count / max(1, records.count)], scalars: rows)
         }
         let fTrain = try features(trainRecords), fTest = try features(testRecords)
         let yTrain = trainRecords.map { $0.label! }, yTest = testRecords.map { $0.label! }
-        let knn = try KNNProbe(k: KNNProbe.neighbours(trainCount: trainRecords.count, classCount: classes, requested: stage.int("k", 200)), temperature: 0.07, classCount: classes)
+        let knn = try KNNProbe(k: KNNProbe.neighbours(trainCount: trainRecords.count, classCount: classes, requested: c.k), temperature: 0.07, classCount: classes)
             .evaluate(train: fTrain, trainLabels: yTrain, test: fTest, testLabels: yTest)
         // Linear probe: a softmax classifier on standardised features, full-batch SGD.
         let d = fTrain.shape[1]
@@ -591,8 +554,8 @@ public struct ProbeExecutor: StageExecutor {
         }
         let xTrain = standardise(fTrain), xTest = standardise(fTest)
         let head = Linear(d, classes, rng: &rng)
-        let sgd = SGD(parameters: head.namedParameters, learningRate: Float(stage.double("lr", 0.1)), momentum: 0.9, weightDecay: 1e-4)
-        for _ in 0..<stage.int("epochs", 100) {
+        let sgd = SGD(parameters: head.namedParameters, learningRate: Float(c.lr), momentum: 0.9, weightDecay: 1e-4)
+        for _ in 0..<c.epochs {
             sgd.zeroGrad()
             crossEntropy(logits: head(Variable(xTrain)), targets: yTrain).backward()
             sgd.step()

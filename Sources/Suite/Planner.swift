@@ -13,8 +13,13 @@ public struct PlannedStage: Sendable, Equatable {
     public var dataset: String?
     /// Values of the template's `over` axes.
     public var axes: [String: String]
-    /// Template parameters with the scale's overrides applied.
+    /// The kind's full configuration (every setting, defaults included), resolved from the
+    /// template, the scale's overrides and the axis values.
     public var params: Params
+    /// Where each setting's value came from (`bench plan --explain`).
+    public var origins: [String: SettingOrigin] = [:]
+    /// Settings in declaration order.
+    public var settingOrder: [String] = []
     /// Identities of the stages this one reads (checkpoints), in `needs` order.
     public var inputs: [String]
     /// Hash of kind, code version, dataset identity, resolved params and inputs: a finished
@@ -26,7 +31,7 @@ public struct PlannedStage: Sendable, Equatable {
         "\(id)[" + axes.keys.sorted().map { "\($0)=\(axes[$0]!)" }.joined(separator: ",") + "]"
     }
     public var shortIdentity: String { String(identity.prefix(16)) }
-    public var seed: Int { axes["seed"].flatMap(Int.init) ?? params.int("seed", default: 0) }
+    public var seed: Int { params["seed"]?.intValue ?? 0 }
 }
 
 /// The DAG of a suite at a scale: stages in dependency order, and the report's cells.
@@ -66,7 +71,7 @@ public enum PlanError: Error, CustomStringConvertible {
     }
 }
 
-/// Expands a suite into its stage DAG at a scale.
+/// Expands a suite into its stage DAG at a scale, validating every stage's configuration.
 public struct Planner {
     public var executors: ExecutorRegistry
     /// Identity of a dataset by manifest name (its manifest entry and annotation files).
@@ -81,12 +86,14 @@ public struct Planner {
         let override = suite.scales[scale.rawValue]
         let axes = suite.axes.map { axis -> SuiteSpec.Axis in
             guard let only = override?.axes[axis.name] else { return axis }
-            return SuiteSpec.Axis(name: axis.name, values: axis.values.filter(only.contains))
+            return SuiteSpec.Axis(name: axis.name, values: axis.values.filter(only.contains), line: axis.line)
         }
         var cells: [[String: String]] = [[:]]
         for axis in axes {
             cells = cells.flatMap { cell in axis.values.map { cell.merging([axis.name: $0]) { $1 } } }
         }
+        let scaleKey = "scales.\(scale.rawValue).params"
+        try checkSharedKeys(suite, override: override, scaleKey: scaleKey)
 
         var stages: [PlannedStage] = []
         var byKey: [String: Int] = [:]
@@ -96,10 +103,27 @@ public struct Planner {
                 throw PlanError.unknownKind(file: suite.file, line: template.line, stage: template.id, kind: template.kind,
                                             known: executors.kinds)
             }
+            let schema = executor.schema
             let dataset = override?.datasets[template.id] ?? template.dataset
-            var params = template.params
-            if let all = override?.params["*"] { params = params.merging(overrides: all) }
-            if let mine = override?.params[template.id] { params = params.merging(overrides: mine) }
+            // Layers in precedence order: template, the scale's "*" (keys this kind declares),
+            // the scale's entry for this stage, then the cell's axis values.
+            var layers: [(key: String, value: SourcedValue)] = []
+            for k in template.params.keys.sorted() {
+                layers.append((k, SourcedValue(template.params[k]!, .suite(role: "suite template", file: suite.file,
+                    line: template.paramLines[k] ?? template.line, key: "stages[\(template.index)].params.\(k)"))))
+            }
+            if let all = override?.params["*"] {
+                for k in all.keys.sorted() where schema.setting(k) != nil {
+                    layers.append((k, SourcedValue(all[k]!, .suite(role: "scale \(scale.rawValue), \"*\"", file: suite.file,
+                        line: override?.paramLines["*"]?[k], key: "\(scaleKey).*.\(k)"))))
+                }
+            }
+            if let mine = override?.params[template.id] {
+                for k in mine.keys.sorted() {
+                    layers.append((k, SourcedValue(mine[k]!, .suite(role: "scale \(scale.rawValue)", file: suite.file,
+                        line: override?.paramLines[template.id]?[k], key: "\(scaleKey).\(template.id).\(k)"))))
+                }
+            }
             for cell in cells where matches(cell, template.when) && suite.notReproducible.allSatisfy({ !matches(cell, $0.when) }) {
                 let axisValues = Dictionary(uniqueKeysWithValues: template.over.map { ($0, cell[$0]!) })
                 var inputs: [String] = []
@@ -111,8 +135,6 @@ public struct Planner {
                 }
                 let key = Self.key(template.id, axisValues)
                 if byKey[key] != nil { continue }
-                // Instances that differ only in axes the kind does not read share an identity
-                // through their inputs (e.g. fine-tunes of the same pretrained checkpoint).
                 var dsID = "none"
                 if let dataset {
                     if datasetIDs[dataset] == nil {
@@ -122,23 +144,69 @@ public struct Planner {
                     }
                     dsID = datasetIDs[dataset]!
                 }
-                // Axis values become parameters, typed as numbers where they are numbers, so a
-                // stage configured by an axis in one suite and by a parameter in another has
-                // the same identity and is run once.
-                var resolved = params
-                for (a, v) in axisValues where executor.axisParameters.contains(a) { resolved[a] = ParamValue(parsing: v) }
+                // An axis named like a setting sets it (the same stage configured by an axis in
+                // one suite and by a parameter in another has one identity); other axes reach
+                // a stage only through its inputs (a fine-tune's α through its pretraining).
+                var cellLayers = layers
+                for a in template.over.sorted() where schema.setting(a) != nil {
+                    let line = suite.axis(a)?.line
+                    cellLayers.append((a, SourcedValue(ParamValue(parsing: axisValues[a]!), .axis(name: a, file: suite.file, line: line))))
+                }
+                let resolved = try executor.resolve(cellLayers, fallback: (suite.file, template.line, "stages[\(template.index)]"))
                 let identityText = [
                     "kind=\(template.kind)", "code=\(executor.codeVersion)", "dataset=\(dataset ?? "")@\(dsID)",
-                    "params=\(resolved.canonicalJSON)", "inputs=\(inputs.joined(separator: ","))",
+                    "config=\(resolved.params.canonicalJSON)", "inputs=\(inputs.joined(separator: ","))",
                 ].joined(separator: "\n")
-                let stage = PlannedStage(suite: suite.name, id: template.id, kind: template.kind, dataset: dataset,
-                                         axes: axisValues, params: resolved, inputs: inputs,
+                var stage = PlannedStage(suite: suite.name, id: template.id, kind: template.kind, dataset: dataset,
+                                         axes: axisValues, params: resolved.params, inputs: inputs,
                                          identity: SHA256Text.hex(identityText))
+                stage.origins = resolved.origins
+                stage.settingOrder = resolved.order
                 byKey[key] = stages.count
                 stages.append(stage)
             }
         }
-        return Plan(suite: suite, scale: scale, stages: stages, cells: cells)
+        let plan = Plan(suite: suite, scale: scale, stages: stages, cells: cells)
+        try checkAxesDistinguishCells(plan, axes: axes)
+        return plan
+    }
+
+    /// A `"*"` key applies to the stages whose kind declares it; one that no stage of the
+    /// suite declares is a typo.
+    func checkSharedKeys(_ suite: SuiteSpec, override: SuiteSpec.ScaleOverride?, scaleKey: String) throws {
+        guard let all = override?.params["*"] else { return }
+        var known = Set<String>()
+        for t in suite.stages { if let e = executors[t.kind] { known.formUnion(e.schema.names) } }
+        for k in all.keys.sorted() where !known.contains(k) {
+            let schema = ConfigurationSchema(names: known.sorted())
+            let hint = schema.suggestion(for: k).map { " (did you mean '\($0)'?)" } ?? ""
+            throw SuiteFileError(file: suite.file, line: override?.paramLines["*"]?[k], key: "\(scaleKey).*.\(k)",
+                                 message: "no stage of this suite has a setting '\(k)'\(hint); settings: \(known.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// Two values of an axis that give the same stages in every cell would duplicate a
+    /// table's rows silently (e.g. an `init` value that no `when` or `needs` names).
+    func checkAxesDistinguishCells(_ plan: Plan, axes: [SuiteSpec.Axis]) throws {
+        for axis in axes where axis.values.count > 1 {
+            var groups: [String: [String: [String]]] = [:]
+            for cell in plan.cells {
+                let rest = cell.filter { $0.key != axis.name }
+                let groupKey = Self.key("", rest)
+                let ids = plan.suite.stages.filter { matches(cell, $0.when) }.compactMap { plan.instance(of: $0.id, for: cell)?.identity }
+                guard !ids.isEmpty, plan.notReproducibleReason(cell) == nil else { continue }
+                groups[groupKey, default: [:]][cell[axis.name]!] = ids.sorted()
+            }
+            for (_, byValue) in groups {
+                let values = axis.values.filter { byValue[$0] != nil }
+                for (i, a) in values.enumerated() {
+                    for b in values[(i + 1)...] where byValue[a] == byValue[b] {
+                        throw SuiteFileError(file: plan.suite.file, line: axis.line, key: "axes.\(axis.name)",
+                                             message: "values '\(a)' and '\(b)' give the same stages: no stage reads '\(axis.name)' as a setting and no `when` or `needs` filter tells them apart, so their cells would duplicate each other")
+                    }
+                }
+            }
+        }
     }
 
     static func key(_ id: String, _ axes: [String: String]) -> String {

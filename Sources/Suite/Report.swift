@@ -1,17 +1,5 @@
 import Foundation
 
-/// Facts about the software and machine that produced a report.
-public struct Provenance: Sendable {
-    public var gitCommit: String
-    public var manifestHash: String
-    public var versions: [(String, String)]
-    public var machine: String
-    public var date: String
-    public init(gitCommit: String, manifestHash: String, versions: [(String, String)], machine: String, date: String) {
-        self.gitCommit = gitCommit; self.manifestHash = manifestHash; self.versions = versions; self.machine = machine; self.date = date
-    }
-}
-
 /// Renders a suite's table in the paper's layout from stored results only.
 public struct ReportWriter {
     public init() {}

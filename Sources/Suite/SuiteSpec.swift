@@ -26,7 +26,11 @@ import Yams
 ///   ci: {axes: {backbone: [r18], seed: [0]}, params: {pretrain: {epochs: 2}}}
 /// ```
 public struct SuiteSpec: Sendable {
-    public struct Axis: Sendable, Equatable { public var name: String; public var values: [String] }
+    public struct Axis: Sendable, Equatable {
+        public var name: String
+        public var values: [String]
+        public var line: Int? = nil
+    }
 
     public struct Need: Sendable, Equatable {
         public var stage: String
@@ -43,6 +47,10 @@ public struct SuiteSpec: Sendable {
         public var needs: [Need]
         public var params: Params
         public var line: Int?
+        /// Position in `stages` (errors name `stages[i].params.KEY`).
+        public var index: Int = 0
+        /// Line of each key of `params`.
+        public var paramLines: [String: Int] = [:]
     }
 
     public struct ScaleOverride: Sendable {
@@ -52,6 +60,8 @@ public struct SuiteSpec: Sendable {
         public var params: [String: Params]
         /// Replaces a stage's dataset per stage id (e.g. synthetic stand-ins at small scales).
         public var datasets: [String: String]
+        /// Line of each parameter key, per stage id.
+        public var paramLines: [String: [String: Int]] = [:]
     }
 
     public struct MetricRef: Sendable, Equatable { public var stage: String; public var metric: String }
@@ -141,7 +151,7 @@ extension SuiteSpec {
             let values = try r.list(m["values"]!, "axes[\(i)].values").map { try r.scalarText($0, "axes[\(i)].values") }
             guard !values.isEmpty else { throw r.fail(node, "axes[\(i)].values", "an axis needs at least one value") }
             guard !axes.contains(where: { $0.name == axisName }) else { throw r.fail(node, "axes[\(i)].name", "axis '\(axisName)' declared twice") }
-            axes.append(Axis(name: axisName, values: values))
+            axes.append(Axis(name: axisName, values: values, line: node.mark?.line))
         }
         let axisNames = Set(axes.map(\.name))
         func checkFilter(_ f: [String: [String]], _ node: Node, _ key: String) throws {
@@ -185,7 +195,8 @@ extension SuiteSpec {
                                         dataset: try m["dataset"].map { try r.string($0, "\(key).dataset") },
                                         over: over, when: when, needs: needs,
                                         params: try m["params"].map { try r.params($0, "\(key).params") } ?? [:],
-                                        line: node.mark?.line))
+                                        line: node.mark?.line, index: i,
+                                        paramLines: try m["params"].map { try r.lines($0, "\(key).params") } ?? [:]))
         }
 
         var scales: [String: ScaleOverride] = [:]
@@ -195,12 +206,13 @@ extension SuiteSpec {
                 let m = try r.mapping(node, key, allowed: ["axes", "params", "datasets"])
                 let restrict = try m["axes"].map { try r.filter($0, "\(key).axes") } ?? [:]
                 try checkFilter(restrict, m["axes"] ?? node, "\(key).axes")
-                var params: [String: Params] = [:]
+                var params: [String: Params] = [:], paramLines: [String: [String: Int]] = [:]
                 for (stageID, p) in try m["params"].map({ try r.entries($0, "\(key).params") }) ?? [] {
                     guard stageID == "*" || stages.contains(where: { $0.id == stageID }) else {
-                        throw r.fail(p, "\(key).params.\(stageID)", "no stage with this id")
+                        throw r.fail(p, "\(key).params.\(stageID)", "no stage with this id (stages: \(stages.map(\.id).joined(separator: ", ")))")
                     }
                     params[stageID] = try r.params(p, "\(key).params.\(stageID)")
+                    paramLines[stageID] = try r.lines(p, "\(key).params.\(stageID)")
                 }
                 var datasets: [String: String] = [:]
                 for (stageID, d) in try m["datasets"].map({ try r.entries($0, "\(key).datasets") }) ?? [] {
@@ -209,7 +221,10 @@ extension SuiteSpec {
                     }
                     datasets[stageID] = try r.string(d, "\(key).datasets.\(stageID)")
                 }
-                scales[scale] = ScaleOverride(axes: restrict, params: params, datasets: datasets)
+                guard Scale(rawValue: scale) != nil else {
+                    throw r.fail(node, key, "unknown scale (scales: \(Scale.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                scales[scale] = ScaleOverride(axes: restrict, params: params, datasets: datasets, paramLines: paramLines)
             }
         }
 

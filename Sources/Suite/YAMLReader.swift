@@ -118,6 +118,14 @@ struct YAMLReader {
         return out
     }
 
+    /// The line of each key of a mapping.
+    func lines(_ node: Node, _ key: String) throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        guard let m = node.mapping else { throw fail(node, key, "expected a mapping") }
+        for (k, _) in m { if let name = k.string, let line = k.mark?.line { out[name] = line } }
+        return out
+    }
+
     /// `{axis: value or [values]}` → axis → set of values (as strings).
     func filter(_ node: Node, _ key: String) throws -> [String: [String]] {
         var out: [String: [String]] = [:]

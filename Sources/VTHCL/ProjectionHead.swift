@@ -2,7 +2,7 @@ import Networks
 import Tensors
 
 /// How a level's projection φ_k is built.
-public enum ProjectionKind: String, Sendable, Codable {
+public enum ProjectionKind: String, Sendable, Codable, CaseIterable {
     /// Global-average-pool, then fc → ReLU → fc (SPEC §1).
     case mlp
     /// 1×1×1 conv → ReLU → 1×1×1 conv on the map, then global-average-pool: the same

@@ -106,13 +106,29 @@ struct ListCommand: ParsableCommand {
 
 struct PlanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plan", abstract: "Show a suite's stage DAG, what is cached, and a cost estimate, without running.")
+        commandName: "plan",
+        abstract: "Show a suite's stage DAG, what is cached, and a cost estimate, without running.",
+        discussion: """
+        Every stage's configuration is validated as `bench run` would. With --explain, a \
+        stage's resolved settings are printed with where each value came from (default, \
+        suite template, scale override, axis).
+        """)
     @Argument(help: "Suite name.") var suite: String
     @OptionGroup var options: SuiteOptions
+    @Option(help: ArgumentHelp("Print the resolved settings of a stage: its id (every instance) or a key such as 'pretrain[backbone=r18,seed=0]'.",
+                               valueName: "stage"))
+    var explain: String?
 
     func run() throws {
         let env = try options.environment()
-        print(try env.describePlan(env.plan(suite, scale: options.scale)))
+        let plan = try env.plan(suite, scale: options.scale)
+        guard let explain else { print(try env.describePlan(plan)); return }
+        let chosen = plan.stages.filter { $0.id == explain || $0.key == explain }
+        guard !chosen.isEmpty else {
+            throw ValidationError("no stage '\(explain)' in \(suite) at scale \(options.scale.rawValue); stages: \(plan.stages.map(\.key).joined(separator: ", "))")
+        }
+        let describer = PlanDescription(store: env.store, executors: env.executors)
+        print(chosen.map { describer.explain($0, schema: env.executors[$0.kind]?.schema) }.joined(separator: "\n"))
     }
 }
 
@@ -135,31 +151,47 @@ struct ReportCommand: ParsableCommand {
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Compare stored results with a baseline; non-zero exit listing every cell outside its tolerance.")
+        abstract: "Compare stored results with a baseline; non-zero exit listing every cell outside its tolerance.",
+        discussion: """
+        Cells are keyed by stage identity and metric, so a stage shared by several suites is \
+        one cell whatever order the suites ran in. Counts and constants must match exactly; \
+        losses may move 2 % of their value; other metrics by --tolerance.
+        """)
     @OptionGroup var options: SuiteOptions
     @Option(help: "Baseline JSON to check against.") var baseline: String?
     @Option(help: "Write a baseline from the current results instead.") var writeBaseline: String?
-    @Option(help: "Absolute tolerance written into a new baseline.") var tolerance = 0.05
+    @Option(help: "Absolute tolerance of learned metrics (accuracies, mAP) written into a new baseline.") var tolerance = 0.05
 
     func validate() throws {
         guard (baseline == nil) != (writeBaseline == nil) else {
             throw ValidationError("give exactly one of --baseline FILE and --write-baseline FILE")
         }
+        guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be a non-negative number, got \(tolerance)") }
     }
 
     func run() throws {
         let env = try options.environment()
-        let results = try env.allSuites().flatMap { name -> [StageResult] in
-            let plan = try env.plan(name, scale: options.scale)
-            return try plan.stages.compactMap { try env.store.result($0.identity) }
+        var stages: [(stage: PlannedStage, result: StageResult)] = []
+        var missing: [String] = []
+        for name in try env.allSuites() {
+            for stage in try env.plan(name, scale: options.scale).stages {
+                if let r = try env.store.result(stage.identity) { stages.append((stage, r)) } else { missing.append("\(name) \(stage.key)") }
+            }
         }
         if let path = writeBaseline {
-            try Baseline.from(results: results, scale: options.scale) { _ in tolerance }.write(to: URL(fileURLWithPath: path))
-            print("wrote \(path): \(results.reduce(0) { $0 + $1.metrics.count }) cells")
+            guard missing.isEmpty else {
+                throw ValidationError("cannot write a baseline: \(missing.count) stages have no result (\(missing.prefix(3).joined(separator: "; "))…); run `bench all --scale \(options.scale.rawValue)` first")
+            }
+            let b = Baseline.from(stages: stages, scale: options.scale, learnedTolerance: tolerance)
+            try b.write(to: URL(fileURLWithPath: path))
+            print("wrote \(path): \(b.cells.count) cells of \(Set(b.cells.map(\.identity)).count) stages")
             return
         }
         let b = try Baseline.load(URL(fileURLWithPath: baseline!))
-        let violations = b.violations(results: results)
+        guard b.scale == options.scale.rawValue else {
+            throw ValidationError("\(baseline!) is a baseline of the \(b.scale) scale, not \(options.scale.rawValue)")
+        }
+        let violations = b.violations(results: stages.map(\.result))
         if violations.isEmpty {
             print("ok: \(b.cells.count) cells within tolerance of \(baseline!)")
         } else {

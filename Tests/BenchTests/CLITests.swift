@@ -93,4 +93,43 @@ final class CLITests: XCTestCase {
         let chosen = try run(["perf", "gemm", "--json", "--repeats", "1"], environment: env)
         XCTAssertTrue(chosen.out.contains("\"Haswell\""), chosen.out)
     }
+
+    var repo: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+
+    /// Bad suite edits end `bench plan` with exit status 1 and one error line naming file,
+    /// line and key: never a trap (a signal), never a stack dump.
+    func testBadSuiteEditsExitWithOneError() throws {
+        let original = try String(contentsOf: repo.appendingPathComponent("Suites/ci.yaml"), encoding: .utf8)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cli-suites-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let edits = [("D: 3", "D: 4"), ("D: 3", "D: 3, depth: 34"), ("epochs: 40, batch: 16", "epochs: 40, batch: 0"),
+                     ("epochs: 40, batch: 16", "epochs: -1, batch: 16"), ("projection: mlp-bn", "projection: foo"),
+                     ("epochs: 40, batch: 16", "epoch: 40, batch: 16"), ("lr: 0.48", "lr: fast"), ("alpha: 2", "alpha: 3")]
+        for (find, replace) in edits {
+            XCTAssertTrue(original.contains(find))
+            try original.replacingOccurrences(of: find, with: replace).write(to: folder.appendingPathComponent("ci.yaml"), atomically: true, encoding: .utf8)
+            for command in [["plan", "ci"], ["run", "ci"]] {
+                let r = try run(command + ["--suites", folder.path, "--manifest", repo.appendingPathComponent("datasets.yaml").path,
+                                           "--store", folder.appendingPathComponent("runs").path, "--quiet"])
+                XCTAssertEqual(r.status, 1, "\(command) with \(replace): \(r.err)")
+                let errors = r.err.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+                XCTAssertEqual(errors.count, 1, r.err)
+                XCTAssertTrue(r.err.contains("ci.yaml:"), r.err)
+                XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("runs").path), "\(replace): a stage started")
+            }
+        }
+    }
+
+    func testPlanExplainShowsOrigins() throws {
+        let r = try run(["plan", "ci", "--suites", repo.appendingPathComponent("Suites").path,
+                         "--manifest", repo.appendingPathComponent("datasets.yaml").path, "--explain", "pretrain"])
+        XCTAssertEqual(r.status, 0, r.err)
+        for text in ["epochs       40", "← scale ci (ci.yaml:", "← default", "← axis backbone", "← suite template (ci.yaml:"] {
+            XCTAssertTrue(r.out.contains(text), "missing \(text) in\n\(r.out)")
+        }
+        let bad = try run(["plan", "ci", "--suites", repo.appendingPathComponent("Suites").path, "--explain", "pretrian"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("pretrain[backbone=r18,seed=0]"), bad.err)
+    }
 }

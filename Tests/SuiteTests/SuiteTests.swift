@@ -2,25 +2,43 @@ import Foundation
 @testable import Suite
 import XCTest
 
+/// The settings of the test kinds.
+struct FakeConfiguration: StageConfiguration {
+    @Setting("encoder") var backbone = Backbone.r18
+    @Setting("seed", .range(min: 0, max: nil)) var seed = 0
+    @Setting("tempo", .range(min: 1, max: nil)) var alpha = 2
+    @Setting("the metric before seed and inputs", .range(min: 0, max: 1)) var base = 0.5
+    init() {}
+}
+
+/// The same settings with another default for `base`: a changed default.
+struct FakeConfigurationNewDefault: StageConfiguration {
+    @Setting("encoder") var backbone = Backbone.r18
+    @Setting("seed", .range(min: 0, max: nil)) var seed = 0
+    @Setting("tempo", .range(min: 1, max: nil)) var alpha = 2
+    @Setting("the metric before seed and inputs", .range(min: 0, max: 1)) var base = 0.55
+    init() {}
+}
+
 /// A stage kind for tests: metric = base + 0.01·seed (+ the inputs' metrics), counting runs.
-final class FakeExecutor: StageExecutor, @unchecked Sendable {
+final class GenericFakeExecutor<C: StageConfiguration>: StageExecutor, @unchecked Sendable {
     let kind: String
     let codeVersion = "1"
-    var axisParameters: Set<String> { ["backbone", "seed", "alpha"] }
     var runs: [String] = []
     var failOnce: Set<String> = []
     private let lock = NSLock()
     init(kind: String) { self.kind = kind }
 
-    func run(_ stage: PlannedStage, context: StageContext) throws -> StageOutcome {
+    func run(_ stage: PlannedStage, config: C, context: StageContext) throws -> StageOutcome {
         lock.lock(); defer { lock.unlock() }
         runs.append(stage.key)
         if failOnce.remove(stage.id) != nil { throw NSError(domain: "test", code: 1) }
-        let base = stage.params.double("base", default: 0.5)
+        let base = stage.params["base"]!.doubleValue!
         let fromInputs = context.inputs.compactMap { $0.metrics["acc"] }.reduce(0, +)
         return StageOutcome(metrics: ["acc": base + 0.01 * Double(stage.seed) + fromInputs * 0.1], counts: ["samples": 10])
     }
 }
+typealias FakeExecutor = GenericFakeExecutor<FakeConfiguration>
 
 final class SuiteTests: XCTestCase {
     var dir: URL!
@@ -90,6 +108,7 @@ final class SuiteTests: XCTestCase {
         let ci = try planner.plan(suite, scale: .ci)
         XCTAssertEqual(ci.stages.count, 2 + 4)
         XCTAssertEqual(ci.stages.first { $0.id == "ucf" }!.params["base"], .double(0.5))
+        XCTAssertEqual(ci.stages.first { $0.id == "ucf" }!.params["alpha"], .int(2), "defaults are part of the resolution")
         // A parameter change changes the identity of the stage and of what depends on it.
         let other = try planner.plan(SuiteSpec.load(write(suiteText.replacingOccurrences(of: "base: 0.2", with: "base: 0.3"), "b.yaml")), scale: .ci)
         XCTAssertNotEqual(other.stages[0].identity, ci.stages[0].identity)
@@ -240,7 +259,8 @@ final class SuiteTests: XCTestCase {
         let plan = try Planner(executors: reg, datasetIdentity: { _ in "d" }).plan(suite, scale: .ci)
         let results = Array(try Runner(store: RunStore(root: dir.appendingPathComponent("runs")), executors: reg,
                                        progress: ProgressSink(quiet: true)).run(plan).values)
-        let baseline = Baseline.from(results: results, scale: .ci) { _ in 0.01 }
+        let pairs = plan.stages.map { s in (s, results.first { r in r.identity == s.identity }!) }
+        let baseline = Baseline.from(stages: pairs, scale: .ci, learnedTolerance: 0.01)
         XCTAssertEqual(baseline.violations(results: results), [])
         let url = dir.appendingPathComponent("base.json")
         try baseline.write(to: url)
@@ -248,6 +268,12 @@ final class SuiteTests: XCTestCase {
         perturbed.cells[0].expected += 0.05
         let v = perturbed.violations(results: results)
         XCTAssertEqual(v.count, 1)
-        XCTAssertTrue(v[0].contains(perturbed.cells[0].stage), v[0])
+        XCTAssertTrue(v[0].contains(perturbed.cells[0].stage) && v[0].contains("demo") && v[0].contains("acc"), v[0])
+        // Counts are exact: one more sample is a violation.
+        let countCell = baseline.cells.firstIndex { $0.metric == "count.samples" }!
+        XCTAssertEqual(baseline.cells[countCell].tolerance, 0)
+        var counted = baseline
+        counted.cells[countCell].expected += 1
+        XCTAssertEqual(counted.violations(results: results).count, 1)
     }
 }
