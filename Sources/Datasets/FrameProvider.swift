@@ -7,12 +7,22 @@ import Media
 public final class FrameProvider: @unchecked Sendable {
     public let spec: DecodeSpec
     public let cache: ClipCacheReader?
+    /// Frames held in memory by video id (served as they are, before cache and decoding).
+    let memory: [String: Frames]
     private let lock = NSLock()
     private var lengths: [String: Int] = [:]
 
     public init(spec: DecodeSpec, cache: ClipCacheReader? = nil) {
         self.spec = spec
         self.cache = cache
+        self.memory = [:]
+    }
+
+    /// A provider of frames already in memory, by video id (small sources and tests).
+    public init(spec: DecodeSpec, frames: [String: Frames]) {
+        self.spec = spec
+        self.cache = nil
+        self.memory = frames
     }
 
     func options(_ record: VideoRecord) -> ReaderOptions {
@@ -27,7 +37,9 @@ public final class FrameProvider: @unchecked Sendable {
         if let n = lengths[record.id] { lock.unlock(); return n }
         lock.unlock()
         let n: Int
-        if cached(record), let cache {
+        if let f = memory[record.id] {
+            n = f.count
+        } else if cached(record), let cache {
             n = try DatasetError.media { () throws(MediaError) in try cache.entry(record.id).frames }
         } else {
             let info = try DatasetError.media { () throws(MediaError) in try VideoReader.probe(record.source, options: options(record)) }
@@ -44,7 +56,10 @@ public final class FrameProvider: @unchecked Sendable {
         let s = max(0, min(start, total - 1))
         let n = max(1, min(count, total - s))
         var frames: Frames
-        if cached(record), let cache {
+        if let f = memory[record.id] {
+            frames = Frames(pixels: Array(f.pixels[(s * f.frameBytes)..<((s + n) * f.frameBytes)]), count: n,
+                            height: f.height, width: f.width, fps: f.fps)
+        } else if cached(record), let cache {
             let (pixels, shape) = try DatasetError.media { () throws(MediaError) in try cache.readClip(videoID: record.id, start: s, count: n) }
             frames = Frames(pixels: pixels, count: shape[0], height: shape[1], width: shape[2],
                             fps: try DatasetError.media { () throws(MediaError) in try cache.entry(record.id).fps })

@@ -77,9 +77,7 @@ public final class RandomGeneratorBox: @unchecked Sendable {
 
     /// A generator for item `index` of epoch `epoch` under `seed`, independent of the order
     /// in which worker threads ask for items.
-    public static func forItem(seed: UInt64, epoch: Int, index: Int) -> RandomGeneratorBox {
-        var z = seed ^ (UInt64(truncatingIfNeeded: epoch) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03)
-        z = (z ^ (z >> 31)) &* 0xBF58_476D_1CE4_E5B9
-        return RandomGeneratorBox(seed: z ^ (z >> 29))
+    public static func forItem(_ stream: SeedStream, epoch: Int, index: Int) -> RandomGeneratorBox {
+        RandomGeneratorBox(stream.generator(epoch, index))
     }
 }

@@ -32,6 +32,10 @@ public struct AVAKeyframe: Codable, Sendable, Equatable {
     public var boxes: [AVABox]
     /// Person proposals (detector boxes with scores), when a proposals file is given.
     public var proposals: [AVABox]
+
+    public init(second: Int, frameIndex: Int, boxes: [AVABox], proposals: [AVABox] = []) {
+        self.second = second; self.frameIndex = frameIndex; self.boxes = boxes; self.proposals = proposals
+    }
 }
 
 /// One Epic-Kitchens action segment. Times in seconds from the video start.
@@ -45,6 +49,11 @@ public struct EpicSegment: Codable, Sendable, Equatable {
     public var stopFrame: Int
     public var verb: Int
     public var noun: Int
+
+    public init(uid: Int, narration: String, start: Double, stop: Double, startFrame: Int, stopFrame: Int, verb: Int, noun: Int) {
+        self.uid = uid; self.narration = narration; self.start = start; self.stop = stop
+        self.startFrame = startFrame; self.stopFrame = stopFrame; self.verb = verb; self.noun = noun
+    }
 }
 
 /// One video of a dataset split, as the adapters produce it.

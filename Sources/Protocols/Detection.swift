@@ -66,9 +66,10 @@ public final class Anticipator: Layer {
     public var namedBuffers: [(String, Variable)] { scoped("encoder", encoder.namedBuffers) }
 }
 
-/// Epoch-checkpointed SGD training shared by the detection and anticipation protocols:
-/// `step(epoch, index)` returns the loss of one batch; order and randomness must derive
-/// from (seed, epoch, index) so a resumed run matches an uninterrupted one.
+/// Epoch-checkpointed SGD training shared by the detection and anticipation protocols, on
+/// the `TrainingLoop`: `batch(epoch, step)` returns the loss of one batch; order and
+/// randomness must derive from (seed, epoch, step or item) through `SeedStream`s (the order
+/// comes from `order`, stream `NAME.order`), so a resumed run matches an uninterrupted one.
 public final class EpochTrainer {
     public let model: Layer
     public let schedule: ClassifierSchedule
@@ -76,46 +77,51 @@ public final class EpochTrainer {
     public let checkpointURL: URL
     public let optimizer: SGD
     public let format: String
-    public private(set) var epoch = 0
+    /// The procedure's name, prefixing its streams (`detect`, `anticipate`).
+    public let name: String
+    var loop: TrainingLoop?
+    public var epoch: Int { loop?.epoch ?? 0 }
 
-    public init(model: Layer, schedule: ClassifierSchedule, seed: UInt64, checkpointURL: URL, format: String) {
-        self.model = model; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL; self.format = format
+    public init(model: Layer, schedule: ClassifierSchedule, seed: UInt64, checkpointURL: URL, format: String, name: String) {
+        self.model = model; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL
+        self.format = format; self.name = name
         optimizer = SGD(parameters: model.namedParameters, learningRate: schedule.learningRate,
                         momentum: schedule.momentum, weightDecay: schedule.weightDecay)
     }
 
     /// Runs the remaining epochs; `batch(epoch, step)` must build a loss on the model.
-    public func train(steps: Int, batch: (Int, Int) throws -> Variable,
-                      progress: (Int, Int, Int, Float) -> Void = { _, _, _, _ in }) throws {
-        if FileManager.default.fileExists(atPath: checkpointURL.path) { try resume() }
+    /// `fingerprint` identifies the data and settings beyond the schedule.
+    public func train(steps: Int, fingerprint: String, batch: (Int, Int) throws -> Variable,
+                      progress: ProgressHandler = { _ in }) throws {
+        struct Fields: Encodable { var schedule: ClassifierSchedule; var steps: Int; var data: String }
+        let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: format,
+                                fingerprint: try TrainingLoop.fingerprint(Fields(schedule: schedule, steps: steps, data: fingerprint)))
+        self.loop = loop
         let lr = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones)
-        while epoch < schedule.epochs {
-            for step in 0..<steps {
-                optimizer.learningRate = lr.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
-                optimizer.zeroGrad()
-                let loss = try batch(epoch, step)
-                loss.backward()
-                optimizer.step()
-                progress(epoch, step, steps, loss.value.scalar)
-            }
-            epoch += 1
-            try Checkpoint.save(model, extra: optimizer.checkpointTensors, metadata: ["format": format, "epoch": "\(epoch)", "seed": "\(seed)"],
-                                to: checkpointURL)
-        }
-    }
-
-    func resume() throws {
-        let (extra, meta) = try Checkpoint.load(into: model, from: checkpointURL)
-        guard meta["format"] == format, meta["seed"] == "\(seed)", let e = meta["epoch"].flatMap(Int.init) else {
-            throw CheckpointError.unexpectedTensors(path: checkpointURL.path, names: ["(not a \(format) checkpoint of this run)"])
-        }
-        optimizer.restore(from: extra)
-        epoch = e
+        try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, step: { epoch, step in
+            optimizer.learningRate = lr.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
+            optimizer.zeroGrad()
+            let loss = try batch(epoch, step)
+            loss.backward()
+            optimizer.step()
+            try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
+                                          values: [("loss", Double(loss.value.scalar)), ("lr", Double(optimizer.learningRate))]))
+        })
     }
 
     /// A permutation of 0..<n for an epoch.
     public func order(_ n: Int, epoch: Int) -> [Int] {
-        var rng = RandomGenerator(seed: seed &+ 0xE90C &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        var rng = SeedStream(seed, "\(name).order").generator(epoch)
         return rng.permutation(n)
+    }
+
+    /// The stream of item `index`'s augmentation in `epoch`.
+    public func itemRNG(epoch: Int, index: Int) -> RandomGeneratorBox {
+        RandomGeneratorBox.forItem(SeedStream(seed, "\(name).item"), epoch: epoch, index: index)
+    }
+
+    /// The dropout stream of a step.
+    public func dropoutRNG(epoch: Int, step: Int) -> RandomGenerator {
+        SeedStream(seed, "\(name).dropout").generator(epoch, step)
     }
 }

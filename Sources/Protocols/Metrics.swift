@@ -34,10 +34,18 @@ public struct TopKAccuracy: Equatable, Sendable, CustomStringConvertible {
     public let k: Int
     public let correct: Int
     public let total: Int
+    /// Per sample, whether it was correct (empty when not recorded): what a bootstrap over
+    /// test items resamples.
+    public let hits: [Bool]
 
-    public init(k: Int, correct: Int, total: Int) {
-        self.k = k; self.correct = correct; self.total = total
+    public init(k: Int, correct: Int, total: Int, hits: [Bool] = []) {
+        self.k = k; self.correct = correct; self.total = total; self.hits = hits
     }
+
+    /// `hits` as 1/0 values, whose mean is `fraction`.
+    public var perItem: [Double] { hits.map { $0 ? 1 : 0 } }
+
+    public static func == (a: TopKAccuracy, b: TopKAccuracy) -> Bool { a.k == b.k && a.correct == b.correct && a.total == b.total }
 
     /// `correct / total`, in [0, 1].
     public var fraction: Double { total == 0 ? 0 : Double(correct) / Double(total) }
@@ -79,9 +87,8 @@ func validate(scores: Tensor, labels: [Int], what: String) throws -> (rows: Int,
 public func topKAccuracy(scores: Tensor, labels: [Int], k: Int) throws -> TopKAccuracy {
     guard k >= 1 else { throw MetricError.invalidK(k) }
     let (B, C) = try validate(scores: scores, labels: labels, what: "scores")
-    var correct = 0
-    for b in 0..<B where isInTopK(scores.scalars[(b * C)..<((b + 1) * C)], label: labels[b], k: k) { correct += 1 }
-    return TopKAccuracy(k: k, correct: correct, total: B)
+    let hits = (0..<B).map { b in isInTopK(scores.scalars[(b * C)..<((b + 1) * C)], label: labels[b], k: k) }
+    return TopKAccuracy(k: k, correct: hits.filter { $0 }.count, total: B, hits: hits)
 }
 
 // MARK: Recognition (UCF-101, HMDB-51)

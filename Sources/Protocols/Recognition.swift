@@ -58,17 +58,21 @@ public enum EncoderInit: Sendable, Equatable {
     case checkpoint(URL, prefix: String)
 }
 
-/// Trains a `ClipClassifier` on labelled clips and evaluates it with multi-clip testing.
-/// Checkpoints after every epoch; restarted, it resumes from the last one and ends
-/// bit-identical to an uninterrupted run (data order and augmentation derive from
-/// (seed, epoch, index)).
+/// Trains a `ClipClassifier` on labelled clips and evaluates it with multi-clip testing, on
+/// the checkpointed `TrainingLoop` (a checkpoint after every epoch; restarted, it resumes
+/// from the last one and ends bit-identical to an uninterrupted run). Data order, augmentation
+/// and dropout come from the named streams `classifier.order` (by epoch), `classifier.item`
+/// (by epoch and video) and `classifier.dropout` (by epoch and step).
 public final class ClassifierTrainer {
     public let model: ClipClassifier
     public let schedule: ClassifierSchedule
     public let seed: UInt64
     public let checkpointURL: URL
     public let optimizer: SGD
-    public private(set) var epoch = 0
+    public var epoch: Int { loop?.epoch ?? 0 }
+    var loop: TrainingLoop?
+
+    public static let format = "tempo-bench.classifier.v2"
 
     public init(model: ClipClassifier, schedule: ClassifierSchedule, seed: UInt64, checkpointURL: URL) {
         self.model = model; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL
@@ -84,44 +88,57 @@ public final class ClassifierTrainer {
     }
 
     func order(_ n: Int, epoch: Int) -> [Int] {
-        var rng = RandomGenerator(seed: seed &+ 0xC1A5 &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        var rng = SeedStream(seed, "classifier.order").generator(epoch)
         return rng.permutation(n)
     }
 
     /// Trains on `records` (labels in `record.label`) until the schedule ends.
-    /// `progress(epoch, step, steps, loss)` runs after every step.
+    /// `progress` runs after every step.
     public func train(records: [VideoRecord], builder: SampleBuilder, frames: Int, stride: Int, workers: Int = 1,
-                      progress: (Int, Int, Int, Float) -> Void = { _, _, _, _ in }) throws {
+                      progress: ProgressHandler = { _ in }) throws {
         let labelled = records.filter { $0.label != nil }
-        precondition(labelled.count >= schedule.batchSize, "\(labelled.count) labelled videos cannot fill a batch of \(schedule.batchSize)")
-        if FileManager.default.fileExists(atPath: checkpointURL.path) { try resume() }
+        guard labelled.count >= schedule.batchSize else {
+            throw ProcedureError("\(labelled.count) labelled training videos cannot fill a batch of \(schedule.batchSize)")
+        }
+        let steps = labelled.count / schedule.batchSize
+        let fingerprint = try TrainingLoop.fingerprint(FingerprintFields(schedule: schedule, frames: frames, stride: stride,
+                                                                         videos: labelled.map(\.id), classes: model.fc.weight.shape[0]))
+        let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL,
+                                format: Self.format, fingerprint: fingerprint)
+        self.loop = loop
         let lrSchedule = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones,
                                            warmup: schedule.warmupEpochs > 0 ? Warmup(epochs: schedule.warmupEpochs) : nil)
-        let steps = labelled.count / schedule.batchSize
-        let seed = self.seed
-        while epoch < schedule.epochs {
-            let ids = Array(order(labelled.count, epoch: epoch).prefix(steps * schedule.batchSize))
-            let e = epoch
-            let loader = BatchLoader<LabeledClip>(count: ids.count, workers: workers, prefetch: 2 * schedule.batchSize) { i in
-                let rng = RandomGeneratorBox.forItem(seed: seed, epoch: e, index: ids[i])
+        let seed = self.seed, batch = schedule.batchSize
+        var loader: BatchLoader<LabeledClip>? = nil
+        defer { loader?.stop() }
+        try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, beginEpoch: { epoch, first in
+            loader?.stop()
+            let ids = Array(self.order(labelled.count, epoch: epoch)[(first * batch)..<(steps * batch)])
+            loader = BatchLoader<LabeledClip>(count: ids.count, workers: workers, prefetch: 2 * batch) { i in
+                let rng = RandomGeneratorBox.forItem(SeedStream(seed, "classifier.item"), epoch: epoch, index: ids[i])
                 return try builder.trainClip(labelled[ids[i]], index: ids[i], frames: frames, stride: stride, rng: rng)
             }
-            defer { loader.stop() }
-            for step in 0..<steps {
-                optimizer.learningRate = lrSchedule.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
-                var clips: [LabeledClip] = []
-                for _ in 0..<schedule.batchSize { if let c = try loader.next() { clips.append(c) } }
-                var rng = RandomGenerator(seed: seed &+ UInt64(epoch) &* 7_919 &+ UInt64(step) &* 104_729)
-                optimizer.zeroGrad()
-                let logits = model(Variable(Tensor.stack(clips.map(\.clip))), training: true, rng: &rng)
-                let loss = crossEntropy(logits: logits, targets: clips.map(\.label))
-                loss.backward()
-                optimizer.step()
-                progress(epoch, step, steps, loss.value.scalar)
-            }
-            epoch += 1
-            try saveCheckpoint()
-        }
+        }, step: { epoch, step in
+            optimizer.learningRate = lrSchedule.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
+            var clips: [LabeledClip] = []
+            for _ in 0..<batch { if let c = try loader?.next() { clips.append(c) } }
+            var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step)
+            optimizer.zeroGrad()
+            let logits = model(Variable(Tensor.stack(clips.map(\.clip))), training: true, rng: &rng)
+            let loss = crossEntropy(logits: logits, targets: clips.map(\.label))
+            loss.backward()
+            optimizer.step()
+            try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
+                                          values: [("loss", Double(loss.value.scalar)), ("lr", Double(optimizer.learningRate))]))
+        })
+    }
+
+    /// What defines a run, beyond the seed: a checkpoint of anything else is refused.
+    struct FingerprintFields: Encodable {
+        var schedule: ClassifierSchedule
+        var frames: Int, stride: Int
+        var videos: [String]
+        var classes: Int
     }
 
     /// Video- and clip-level accuracy on `records`: `clips` uniformly spread clips per video
@@ -143,20 +160,5 @@ public final class ClassifierTrainer {
         }
         return try RecognitionMetrics.evaluate(clipLogits: Tensor(shape: [clipVideo.count, classes], scalars: logits),
                                                clipVideo: clipVideo, videoLabels: labelled.map { $0.label! })
-    }
-
-    public func saveCheckpoint() throws {
-        try Checkpoint.save(model, extra: optimizer.checkpointTensors, metadata: ["format": "tempo-bench.classifier.v1", "epoch": "\(epoch)",
-                                                            "seed": "\(seed)"], to: checkpointURL)
-    }
-
-    public func resume() throws {
-        let (extra, meta) = try Checkpoint.load(into: model, from: checkpointURL)
-        guard meta["format"] == "tempo-bench.classifier.v1", meta["seed"] == "\(seed)",
-              let e = meta["epoch"].flatMap(Int.init) else {
-            throw CheckpointError.unexpectedTensors(path: checkpointURL.path, names: ["(not a classifier checkpoint of this run)"])
-        }
-        optimizer.restore(from: extra)
-        epoch = e
     }
 }

@@ -6,9 +6,13 @@ public struct StageOutcome: Sendable {
     public var artifacts: [String: String]
     public var counts: [String: Int]
     public var checkpointHash: String?
+    /// Per metric, the per-test-item values whose mean it is (1/0 correctness per video):
+    /// what a bootstrap over test items resamples.
+    public var perItem: [String: [Double]]
     public init(metrics: [String: Double], artifacts: [String: String] = [:], counts: [String: Int] = [:],
-                checkpointHash: String? = nil) {
+                checkpointHash: String? = nil, perItem: [String: [Double]] = [:]) {
         self.metrics = metrics; self.artifacts = artifacts; self.counts = counts; self.checkpointHash = checkpointHash
+        self.perItem = perItem
     }
 }
 

@@ -28,6 +28,25 @@ public struct StageResult: Codable, Sendable, Equatable {
     public var finishedAt: String
     public var scale: String
     public var machine: String
+    /// Per metric, the per-test-item values whose mean it is (see `StageOutcome.perItem`);
+    /// empty in results stored before it was recorded.
+    @EmptyIfAbsent public var perItem: [String: [Double]]
+}
+
+/// A dictionary that decodes as empty when its key is absent (fields added to stored files).
+@propertyWrapper
+public struct EmptyIfAbsent<Key: Hashable & Codable, Value: Codable & Equatable & Sendable>: Codable, Equatable, Sendable
+    where Key: Sendable {
+    public var wrappedValue: [Key: Value]
+    public init(wrappedValue: [Key: Value]) { self.wrappedValue = wrappedValue }
+    public init(from decoder: Decoder) throws { wrappedValue = try [Key: Value](from: decoder) }
+    public func encode(to encoder: Encoder) throws { try wrappedValue.encode(to: encoder) }
+}
+
+extension KeyedDecodingContainer {
+    public func decode<DK, DV>(_ type: EmptyIfAbsent<DK, DV>.Type, forKey key: Key) throws -> EmptyIfAbsent<DK, DV> {
+        try decodeIfPresent(type, forKey: key) ?? EmptyIfAbsent(wrappedValue: [:])
+    }
 }
 
 /// The content-addressed run store: `<root>/<identity>/` holds a stage's work files and,

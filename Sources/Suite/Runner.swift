@@ -110,7 +110,7 @@ public struct Runner {
                                  counts: outcome.counts, seed: stage.seed, configHash: SHA256Text.hex(stage.params.canonicalJSON),
                                  checkpointHash: outcome.checkpointHash, wallSeconds: Date().timeIntervalSince(started),
                                  startedAt: iso.string(from: started), finishedAt: iso.string(from: Date()),
-                                 scale: plan.scale.rawValue, machine: machine)
+                                 scale: plan.scale.rawValue, machine: machine, perItem: outcome.perItem)
         try store.save(result)
         let metrics = outcome.metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", outcome.metrics[$0]!))" }.joined(separator: " ")
         progress.log("done    \(stage.key)  \(metrics)  (\(ProgressSink.duration(result.wallSeconds)))")

@@ -90,3 +90,35 @@ extension Tensor {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in low + (high - low) * rng.nextUniform() })
     }
 }
+
+/// A named random stream of a stage seed. Every random choice of a procedure draws from
+/// its own stream (`SeedStream(seed, "finetune.order").generator(epoch)`), derived from the
+/// stage seed, the stream's name and its indices only: streams never collide, and no draw
+/// depends on the order in which threads or resumed runs ask for it.
+public struct SeedStream: Sendable, Equatable {
+    public let seed: UInt64
+    public let name: String
+
+    public init(_ seed: UInt64, _ name: String) { self.seed = seed; self.name = name }
+
+    /// The seed of this stream at `indices` (epoch, step, item …).
+    public func seed(_ indices: Int...) -> UInt64 { seed(indices) }
+
+    public func seed(_ indices: [Int]) -> UInt64 {
+        // FNV-1a of the name, then a SplitMix64 finaliser per index.
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        var z = Self.mix(seed ^ h)
+        for i in indices { z = Self.mix(z ^ (UInt64(bitPattern: Int64(i)) &* 0x9E37_79B9_7F4A_7C15)) }
+        return z
+    }
+
+    public func generator(_ indices: Int...) -> RandomGenerator { RandomGenerator(seed: seed(indices)) }
+
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -26,12 +26,12 @@ public struct DatasetPairs: PretrainBatchSource {
     public var stepsPerEpoch: Int { records.count / batchSize }
 
     func order(seed: UInt64, epoch: Int) -> [Int] {
-        var rng = RandomGenerator(seed: seed &+ 0xDA7A &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        var rng = SeedStream(seed, "pretrain.order").generator(epoch)
         return rng.permutation(records.count)
     }
 
     func sample(seed: UInt64, epoch: Int, instance: Int) throws -> PretrainSample {
-        let rng = RandomGeneratorBox.forItem(seed: seed, epoch: epoch, index: instance)
+        let rng = RandomGeneratorBox.forItem(SeedStream(seed, "pretrain.item"), epoch: epoch, index: instance)
         return try builder.pretrainPair(records[instance], index: instance, window: window, tau: tau, alpha: alpha, rng: rng)
     }
 

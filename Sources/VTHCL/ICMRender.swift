@@ -43,9 +43,22 @@ extension InstanceCorrespondenceMap {
     /// ``render(model:video:start:crop:level:)`` with the crop geometry and frame indices.
     public static func analyse(model: VTHCLModel, video: String, start: Double = 0, crop: Int, level: Int? = nil) throws -> Rendering {
         let c = model.config
-        let window = c.slowFrames * c.tau
         let reader = try VideoReader(path: video)
-        let frames = try reader.read(spec: DecodeSpec(shortSide: crop), start: .time(start), count: window)
+        let frames = try reader.read(spec: DecodeSpec(shortSide: crop), start: .time(start), count: c.slowFrames * c.tau)
+        return analyse(model: model, frames: frames, crop: crop, level: level)
+    }
+
+    /// The map of a dataset video's first window, read through the frame provider (the clip
+    /// cache the other stages read), centre-cropped and resized to `crop`.
+    public static func analyse(model: VTHCLModel, record: VideoRecord, provider: FrameProvider, crop: Int, level: Int? = nil) throws -> Rendering {
+        let c = model.config
+        return analyse(model: model, frames: try provider.frames(of: record, start: 0, count: c.slowFrames * c.tau), crop: crop, level: level)
+    }
+
+    /// The map of decoded frames (padded by repeating the last one to the model's window).
+    public static func analyse(model: VTHCLModel, frames: Frames, crop: Int, level: Int? = nil) -> Rendering {
+        let c = model.config
+        let window = c.slowFrames * c.tau
         var padded = frames
         while padded.count < window {
             padded.pixels.append(contentsOf: padded.frame(padded.count - 1))

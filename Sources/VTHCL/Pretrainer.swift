@@ -73,12 +73,14 @@ public enum PretrainError: Error, CustomStringConvertible {
     }
 }
 
-/// The VTHCL pretraining loop with exact resume.
+/// VTHCL pretraining on the one checkpointed `TrainingLoop`, with exact resume.
 ///
-/// Every random choice of a step (negatives; the source's data order and augmentation)
-/// derives from (seed, epoch, step), and the checkpoint holds the model, the optimiser's
-/// momentum, the banks and the position, so a run killed at any moment and restarted
-/// reaches a final checkpoint bit-identical to an uninterrupted one (same thread count).
+/// Every random choice derives from the seed through named streams: the initial network and
+/// banks (`pretrain.init`), each step's negatives (`pretrain.negatives`, by epoch and step),
+/// and the source's data order and augmentation. The checkpoint holds the model, the
+/// optimiser's momentum, the banks and the position, so a run killed at any moment and
+/// restarted reaches a final checkpoint bit-identical to an uninterrupted one (same thread
+/// count); a checkpoint of another configuration, schedule, bank size or seed is refused.
 public final class Pretrainer {
     public let config: VTHCLConfig
     public let schedule: PretrainSchedule
@@ -87,43 +89,77 @@ public final class Pretrainer {
     public private(set) var objective: VTHCLObjective
     public let optimizer: SGD
     public let checkpointURL: URL
+    let loop: TrainingLoop
     /// Next position to run.
-    public private(set) var epoch = 0, step = 0
+    public var epoch: Int { loop.epoch }
+    public var step: Int { loop.step }
     /// Extra metadata written into every checkpoint (e.g. the crop size, for `bench icm`).
-    public var extraMetadata: [String: String] = [:]
+    public var extraMetadata: [String: String] = [:] { didSet { loop.extraMetadata = metadata() } }
+
+    public static let format = "tempo-bench.vthcl.v2"
 
     public init(config: VTHCLConfig, schedule: PretrainSchedule, instances: Int, seed: UInt64, checkpointURL: URL) {
         self.config = config; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL
-        var rng = RandomGenerator(seed: seed)
-        model = VTHCLModel(config, rng: &rng)  // first from the seed's generator: see `initialModel`
+        var rng = SeedStream(seed, "pretrain.init").generator()
+        model = VTHCLModel(config, rng: &rng)  // first from the stream: see `initialModel`
         objective = VTHCLObjective(config: config, instances: instances, rng: &rng)
         optimizer = SGD(parameters: model.namedParameters, learningRate: schedule.learningRate,
                         momentum: schedule.momentum, weightDecay: schedule.weightDecay)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let configJSON = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
+        let scheduleJSON = String(decoding: (try? encoder.encode(schedule)) ?? Data(), as: UTF8.self)
+        loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: Self.format,
+                            fingerprint: TrainingLoop.hash("\(configJSON)|\(scheduleJSON)|instances=\(instances)"))
+        loop.checkpointEverySteps = schedule.checkpointEverySteps
+        loop.extraMetadata = metadata()
+        loop.extraTensors = { [unowned self] in
+            var extra: [String: Tensor] = [:]
+            for (k, level) in self.config.levels.enumerated() {
+                extra[Self.bankName(.slow, level)] = self.objective.slowBanks[k].storage
+                extra[Self.bankName(.fast, level)] = self.objective.fastBanks[k].storage
+            }
+            return extra
+        }
+        loop.restoreExtra = { [unowned self] extra in
+            for (k, level) in self.config.levels.enumerated() {
+                guard let sb = extra[Self.bankName(.slow, level)], let fb = extra[Self.bankName(.fast, level)],
+                      sb.shape == self.objective.slowBanks[k].storage.shape, fb.shape == self.objective.fastBanks[k].storage.shape else {
+                    throw PretrainError.incompatibleCheckpoint(path: self.checkpointURL.path, reason: "memory banks missing or of another size")
+                }
+                self.objective.slowBanks[k] = MemoryBank(storage: sb, momentum: self.config.bankMomentum)
+                self.objective.fastBanks[k] = MemoryBank(storage: fb, momentum: self.config.bankMomentum)
+            }
+        }
+    }
+
+    /// The configuration and schedule as JSON (`loadModel` rebuilds the network from them).
+    func metadata() -> [String: String] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var meta = extraMetadata
+        meta["config"] = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
+        meta["schedule"] = String(decoding: (try? encoder.encode(schedule)) ?? Data(), as: UTF8.self)
+        return meta
     }
 
     public var isFinished: Bool { epoch >= schedule.epochs }
 
     /// The model a run with `seed` starts from, without banks or optimiser (the untrained
-    /// baseline of the kNN probes): `init` draws it first from the seed's generator.
+    /// baseline of the kNN probes): `init` draws it first from the same stream.
     public static func initialModel(_ config: VTHCLConfig, seed: UInt64) -> VTHCLModel {
-        var rng = RandomGenerator(seed: seed)
+        var rng = SeedStream(seed, "pretrain.init").generator()
         return VTHCLModel(config, rng: &rng)
     }
 
-    /// The seed of one step's random choices: a pure function of (seed, epoch, step).
-    public static func stepSeed(_ seed: UInt64, _ epoch: Int, _ step: Int) -> UInt64 {
-        var g = RandomGenerator(seed: seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(step) &* 0xBF58_476D_1CE4_E5B9)
-        return g.next()
-    }
-
-    /// Runs one step on `batch`; returns the losses.
+    /// Runs one step on `batch` at the loop's position; returns the losses.
     public func trainStep(_ batch: PretrainBatch, stepsPerEpoch: Int) -> PretrainProgress {
         let schedule = HalfCosineSchedule(base: self.schedule.learningRate, totalEpochs: Double(self.schedule.epochs))
         let lr = schedule.rate(atEpoch: Double(epoch) + Double(step) / Double(max(1, stepsPerEpoch)))
         optimizer.learningRate = lr
         optimizer.zeroGrad()
         let (es, ef) = model.embed(slowClips: Variable(batch.slow), fastClips: Variable(batch.fast), training: true)
-        var rng = RandomGenerator(seed: Self.stepSeed(seed, epoch, step))
+        var rng = SeedStream(seed, "pretrain.negatives").generator(epoch, step)
         let negatives = objective.sampleNegatives(for: batch.instances, rng: &rng)
         let (total, lf, ls) = objective.loss(slow: es, fast: ef, instances: batch.instances, negatives: negatives)
         total.backward()
@@ -135,28 +171,24 @@ public final class Pretrainer {
     }
 
     /// Trains until the schedule ends, resuming from `checkpointURL` when it exists.
-    /// `progress` runs after every step; `epochEnd` after each epoch's checkpoint.
-    public func run(source: PretrainBatchSource, progress: (PretrainProgress) -> Void = { _ in },
+    /// `progress` runs after every step (throwing from it stops the run, as a kill would);
+    /// `epochEnd` after each epoch's checkpoint.
+    public func run(source: PretrainBatchSource, progress: (PretrainProgress) throws -> Void = { _ in },
                     epochEnd: (Int, Pretrainer) throws -> Void = { _, _ in }) throws {
-        precondition(source.instanceCount == objective.instances,
-                     "batch source has \(source.instanceCount) instances, the banks \(objective.instances)")
-        if FileManager.default.fileExists(atPath: checkpointURL.path) { try resume() }
-        while !isFinished {
-            let steps = source.stepsPerEpoch
-            let batches = source.batches(seed: seed, epoch: epoch, from: step)
-            while step < steps {
-                guard let next = batches.next() else { break }
-                let batch = try next.get()
-                progress(trainStep(batch, stepsPerEpoch: steps))
-                step += 1
-                if step < steps, schedule.checkpointEverySteps > 0, step % schedule.checkpointEverySteps == 0 {
-                    try saveCheckpoint()
-                }
-            }
-            epoch += 1; step = 0
-            try saveCheckpoint()
-            try epochEnd(epoch - 1, self)
+        guard source.instanceCount == objective.instances else {
+            throw PretrainError.incompatibleCheckpoint(path: checkpointURL.path,
+                reason: "the batch source has \(source.instanceCount) instances, the banks \(objective.instances)")
         }
+        var batches: AnyIterator<Result<PretrainBatch, Error>>? = nil
+        let steps = source.stepsPerEpoch
+        try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, beginEpoch: { epoch, first in
+            batches = source.batches(seed: seed, epoch: epoch, from: first)
+        }, step: { _, _ in
+            guard let next = batches?.next() else {
+                throw PretrainError.incompatibleCheckpoint(path: checkpointURL.path, reason: "the batch source ended before the epoch")
+            }
+            try progress(trainStep(try next.get(), stepsPerEpoch: steps))
+        }, endEpoch: { epoch in try epochEnd(epoch, self) })
     }
 
     // MARK: Checkpoints
@@ -164,30 +196,14 @@ public final class Pretrainer {
     static func bankName(_ pathway: Pathway, _ level: Int) -> String { "bank.\(pathway.rawValue).res\(level + 1)" }
 
     /// Writes everything a resume needs, atomically.
-    public func saveCheckpoint() throws {
-        var extra = optimizer.checkpointTensors
-        for (k, level) in config.levels.enumerated() {
-            extra[Self.bankName(.slow, level)] = objective.slowBanks[k].storage
-            extra[Self.bankName(.fast, level)] = objective.fastBanks[k].storage
-        }
-        // Sorted keys: Swift's key order changes from process to process, and the checkpoint's
-        // bytes (hashed into result.json) must not.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let configJSON = String(decoding: try encoder.encode(config), as: UTF8.self)
-        let scheduleJSON = String(decoding: try encoder.encode(schedule), as: UTF8.self)
-        try Checkpoint.save(model, extra: extra, metadata: extraMetadata.merging([
-            "format": "tempo-bench.vthcl.v1", "epoch": "\(epoch)", "step": "\(step)", "seed": "\(seed)",
-            "config": configJSON, "schedule": scheduleJSON,
-        ]) { $1 }, to: checkpointURL)
-    }
+    public func saveCheckpoint() throws { try loop.save() }
 
     /// Loads a pretrained model for inference (ICM, export): config from the metadata.
     public static func loadModel(_ url: URL) throws -> (VTHCLModel, [String: String]) {
         let (_, meta) = try Safetensors.read(url)
-        guard meta["format"] == "tempo-bench.vthcl.v1", let text = meta["config"],
+        guard meta["format"] == format, let text = meta["config"],
               let config = try? JSONDecoder().decode(VTHCLConfig.self, from: Data(text.utf8)) else {
-            throw PretrainError.incompatibleCheckpoint(path: url.path, reason: "not a VTHCL pretraining checkpoint")
+            throw PretrainError.incompatibleCheckpoint(path: url.path, reason: "not a VTHCL pretraining checkpoint (\(format))")
         }
         var rng = RandomGenerator(seed: 0)
         let model = VTHCLModel(config, rng: &rng)
@@ -196,28 +212,5 @@ public final class Pretrainer {
     }
 
     /// Restores model, optimiser, banks and position from `checkpointURL`.
-    public func resume() throws {
-        let path = checkpointURL.path
-        let (extra, meta) = try Checkpoint.load(into: model, from: checkpointURL)
-        guard meta["format"] == "tempo-bench.vthcl.v1" else {
-            throw PretrainError.incompatibleCheckpoint(path: path, reason: "not a VTHCL pretraining checkpoint")
-        }
-        let savedConfig = try meta["config"].map { try JSONDecoder().decode(VTHCLConfig.self, from: Data($0.utf8)) }
-        guard savedConfig == config, meta["seed"] == "\(seed)" else {
-            throw PretrainError.incompatibleCheckpoint(path: path, reason: "it was written with another config or seed")
-        }
-        guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
-            throw PretrainError.incompatibleCheckpoint(path: path, reason: "metadata lacks epoch/step")
-        }
-        optimizer.restore(from: extra)
-        for (k, level) in config.levels.enumerated() {
-            guard let sb = extra[Self.bankName(.slow, level)], let fb = extra[Self.bankName(.fast, level)],
-                  sb.shape == objective.slowBanks[k].storage.shape, fb.shape == objective.fastBanks[k].storage.shape else {
-                throw PretrainError.incompatibleCheckpoint(path: path, reason: "memory banks missing or of another size")
-            }
-            objective.slowBanks[k] = MemoryBank(storage: sb, momentum: config.bankMomentum)
-            objective.fastBanks[k] = MemoryBank(storage: fb, momentum: config.bankMomentum)
-        }
-        epoch = e; step = s
-    }
+    public func resume() throws { try loop.resume() }
 }

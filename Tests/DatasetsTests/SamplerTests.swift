@@ -128,7 +128,7 @@ final class SamplerTests: XCTestCase {
         let ucf = try Dataset.load(try m.entry("ucf101"), split: .train)
         let spec = DecodeSpec(shortSide: 24)
         let direct = SampleBuilder(provider: FrameProvider(spec: spec), augment: AugmentConfig(size: 16))
-        let pair = try direct.pretrainPair(ucf.records[0], index: 0, window: 16, tau: 8, alpha: 2, rng: .forItem(seed: 1, epoch: 0, index: 0))
+        let pair = try direct.pretrainPair(ucf.records[0], index: 0, window: 16, tau: 8, alpha: 2, rng: .forItem(SeedStream(1, "test.item"), epoch: 0, index: 0))
         XCTAssertEqual(pair.slow.shape, [3, 2, 16, 16])
         XCTAssertEqual(pair.fast.shape, [3, 4, 16, 16])
         let test = try direct.testClips(ucf.records[0], index: 0, clips: 10, crops: 3, frames: 4, stride: 2)
@@ -138,11 +138,11 @@ final class SamplerTests: XCTestCase {
         let cache = ClipCache(directory: dir + "/cache", name: "ucf", spec: spec)
         _ = try cache.build(ucf.records.prefix(2).map { CacheSource(id: $0.id, path: $0.source) })
         let cached = SampleBuilder(provider: FrameProvider(spec: spec, cache: try ClipCacheReader(cache)), augment: AugmentConfig(size: 16))
-        let again = try cached.pretrainPair(ucf.records[0], index: 0, window: 16, tau: 8, alpha: 2, rng: .forItem(seed: 1, epoch: 0, index: 0))
+        let again = try cached.pretrainPair(ucf.records[0], index: 0, window: 16, tau: 8, alpha: 2, rng: .forItem(SeedStream(1, "test.item"), epoch: 0, index: 0))
         XCTAssertEqual(again.slow, pair.slow)
 
         let loader = BatchLoader<Tensor>(count: 2, workers: 2, prefetch: 2) { i in
-            let s = try cached.pretrainPair(ucf.records[i], index: i, window: 16, tau: 8, alpha: 2, rng: .forItem(seed: 1, epoch: 0, index: i))
+            let s = try cached.pretrainPair(ucf.records[i], index: i, window: 16, tau: 8, alpha: 2, rng: .forItem(SeedStream(1, "test.item"), epoch: 0, index: i))
             return Tensor.stack([s.slow, s.slow])
         }
         XCTAssertEqual(try loader.next()?.shape, [2, 3, 2, 16, 16])
