@@ -20,7 +20,7 @@ final class FolderSource: FrameSource {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: folder)
         } catch {
-            throw .io(file: folder, what: "list directory", errno: errno == 0 ? EIO : errno)
+            throw .io(file: folder, what: "list directory", errno: FileSystemErrors.errno(of: error))
         }
         var numbered: [(Int, String, String)] = []
         for name in names {

@@ -209,7 +209,7 @@ public enum FrameFolderWriter {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw .io(file: folder, what: "mkdir", errno: errno == 0 ? EIO : errno)
+            throw .io(file: folder, what: "create folder", errno: FileSystemErrors.errno(of: error))
         }
         let codec = try CodecContext(codec: encoder, file: folder)
         let ctx = codec.pointer
