@@ -46,6 +46,7 @@ static inline int shim_FF_QP2LAMBDA(void) { return FF_QP2LAMBDA; }
 static inline int shim_AV_FRAME_FLAG_CORRUPT(void) { return AV_FRAME_FLAG_CORRUPT; }
 static inline int shim_AVERROR_INVALIDDATA(void) { return AVERROR_INVALIDDATA; }
 static inline int shim_AV_PKT_FLAG_KEY(void) { return AV_PKT_FLAG_KEY; }
+static inline int shim_AV_EF_EXPLODE(void) { return AV_EF_EXPLODE; }
 
 /// Converts one frame into another with one call, so Swift never walks the tuple-typed
 /// plane arrays. Both frames must own buffers from av_frame_get_buffer (or a decoder):

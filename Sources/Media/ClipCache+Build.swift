@@ -220,6 +220,12 @@ extension ClipCache {
         try dataset.setAttribute("source_codec", reader.info.codec)
         try dataset.setAttribute("source_width", Int64(reader.info.width))
         try dataset.setAttribute("source_height", Int64(reader.info.height))
+        if let rule = reader.frameGapRule {
+            // Frame folders: gaps in the numbering were filled, never closed up (docs/cache-layout.md).
+            try dataset.setAttribute("frame_gap_rule", rule)
+            try dataset.setAttribute("filled_frames", reader.filledFrames.map(String.init).joined(separator: ","))
+            try dataset.setAttribute("filled_frame_count", Int64(reader.filledFrames.count))
+        }
     }
 
     private func writeCommonAttributes(_ object: H5Object, source: CacheSource, identity: SourceIdentity?) throws(MediaError) {
