@@ -59,6 +59,6 @@ let package = Package(
         .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Networks", "Tensors", "Datasets", "Media", "Protocols"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors", "Datasets", "Media"], exclude: ["Fixtures"]),
         .testTarget(name: "SuiteTests", dependencies: ["Suite", "Media"]),
-        .testTarget(name: "BenchTests", dependencies: ["bench"]),
+        .testTarget(name: "BenchTests", dependencies: ["bench", "Datasets"]),
     ]
 )

@@ -46,22 +46,27 @@ static inline int shim_FF_QP2LAMBDA(void) { return FF_QP2LAMBDA; }
 static inline int shim_AV_FRAME_FLAG_CORRUPT(void) { return AV_FRAME_FLAG_CORRUPT; }
 static inline int shim_AVERROR_INVALIDDATA(void) { return AVERROR_INVALIDDATA; }
 static inline int shim_AV_PKT_FLAG_KEY(void) { return AV_PKT_FLAG_KEY; }
+static inline int shim_AV_EF_EXPLODE(void) { return AV_EF_EXPLODE; }
 
-/// Converts one decoded frame into a packed buffer with one call, so Swift never walks
-/// the tuple-typed plane arrays. Returns sws_scale's output height.
-static inline int shim_sws_scale_frame(struct SwsContext *c, const AVFrame *src,
-                                       uint8_t *dst, int dst_stride) {
-    uint8_t *planes[4] = { dst, NULL, NULL, NULL };
-    int strides[4] = { dst_stride, 0, 0, 0 };
+/// Converts one frame into another with one call, so Swift never walks the tuple-typed
+/// plane arrays. Both frames must own buffers from av_frame_get_buffer (or a decoder):
+/// swscale's SIMD converters work in blocks of 8 or more pixels and rely on the padding
+/// such buffers have at the end of every row. Given a packed row stride instead, the
+/// yuv420p/yuv422p -> RGB converter drops the last width % 8 columns (it shortens each
+/// row to what the stride holds), and others write past the buffer.
+/// Returns sws_scale's output height.
+static inline int shim_sws_scale_frames(struct SwsContext *c, const AVFrame *src, AVFrame *dst) {
     return sws_scale(c, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
-                     planes, strides);
+                     dst->data, dst->linesize);
 }
 
-/// Packed RGB24 buffer -> planar frame (encoder side).
-static inline int shim_sws_scale_to_frame(struct SwsContext *c, const uint8_t *src, int src_stride,
-                                          int src_h, AVFrame *dst) {
-    const uint8_t *planes[4] = { src, NULL, NULL, NULL };
-    int strides[4] = { src_stride, 0, 0, 0 };
-    return sws_scale(c, planes, strides, 0, src_h, dst->data, dst->linesize);
+/// Copies packed rows (`row_bytes` each, no padding) into plane 0 of a padded frame.
+static inline void shim_copy_packed_into_frame(AVFrame *dst, const uint8_t *src, int row_bytes, int rows) {
+    av_image_copy_plane(dst->data[0], dst->linesize[0], src, row_bytes, row_bytes, rows);
+}
+
+/// Copies plane 0 of a padded frame out as packed rows (`row_bytes` each, no padding).
+static inline void shim_copy_frame_to_packed(uint8_t *dst, const AVFrame *src, int row_bytes, int rows) {
+    av_image_copy_plane(dst, row_bytes, src->data[0], src->linesize[0], row_bytes, rows);
 }
 #endif

@@ -4,7 +4,7 @@ import Foundation
 public enum Dataset {
     /// The records and classes of one split of `entry` (paths already resolved, as
     /// `DatasetManifest.load` leaves them). Annotation problems throw; videos are not opened
-    /// (`DatasetCheck` probes them).
+    /// (`DatasetCheck` decodes them).
     public static func load(_ entry: DatasetEntry, split: SplitName) throws(DatasetError) -> DatasetSplit {
         switch entry.format {
         case .kinetics400: return try KineticsAdapter.load(entry, split: split)

@@ -163,7 +163,9 @@ public enum SyntheticDatasets {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw .annotation(file: path, line: nil, detail: "cannot write: \(error.localizedDescription)")
+            let code = FileSystemErrors.errno(of: error)
+            let reason = FileSystemErrors.reason(errno: code, path: code == ENOENT ? path : (path as NSString).deletingLastPathComponent)
+            throw .annotation(file: path, line: nil, detail: "cannot write the synthetic dataset: \(reason)")
         }
     }
 

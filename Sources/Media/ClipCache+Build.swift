@@ -43,7 +43,9 @@ extension ClipCache {
         // lock, so a stage filling one cache never overlaps another stage's reads (`--jobs`).
         ClipCacheReader.hdf5Lock.lock()
         defer { ClipCacheReader.hdf5Lock.unlock() }
-        try makeFolders()
+        // Nothing is created or locked up front: a complete cache is only read, so it serves
+        // runs from a read-only folder or mount. Folders and locks come when a video needs
+        // decoding (`prepareToWrite`).
         var report = BuildReport()
         var index = try loadIndex()
         var pendingBytes: Int64 = 0
@@ -77,8 +79,37 @@ extension ClipCache {
         for source in waiting {
             try account(try process(source, index: index, wait: true), source)
         }
+        if report.decoded == 0 && !hasPendingParts && FileManager.default.fileExists(atPath: path)
+            && !FileSystemErrors.canWrite(folder) {
+            // Everything was cached and the folder is read-only: read, and leave the hit
+            // counters as they are (updating them means rewriting the file).
+            report.entries = try countEntries()
+            return report
+        }
+        try prepareToWrite(missing: report.decoded)
         report.entries = try merge(hits: report.hits, misses: report.decoded)
         return report
+    }
+
+    /// Finished parts waiting to be merged.
+    var hasPendingParts: Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: partsFolder)) ?? []).contains { $0.hasSuffix(".h5") }
+    }
+
+    /// Creates the cache folders, or fails saying why the cache has to be written and what
+    /// to do about it. `missing`: how many videos are not cached yet (0: only bookkeeping).
+    func prepareToWrite(missing: Int) throws(MediaError) {
+        do throws(MediaError) {
+            try makeFolders()
+            if access(folder, W_OK | X_OK) != 0 { throw MediaError.io(file: folder, what: "access", errno: errno) }
+        } catch {
+            guard case .io(let file, let what, let code) = error else { throw error }
+            let why = missing > 0
+                ? "\(what) (to write the clip cache, which lacks \(missing == 1 ? "a video" : "\(missing) videos"): new, changed, or decoded by another FFmpeg version)"
+                : "\(what) (to write the clip cache: an earlier build left parts to merge)"
+            throw .ioAdvice(file: file, what: why, errno: code,
+                            advice: "A complete cache is only read, so it can be read-only: build it where it can be written, then copy or mount it read-only.")
+        }
     }
 
     private func process(_ source: CacheSource, index: [String: Record], wait: Bool) throws(MediaError) -> Outcome {
@@ -92,6 +123,7 @@ extension ClipCache {
         if let known = index[key], let outcome = reuse(known, identity: identity) { return outcome }
         if let part = readPartRecord(key), let outcome = reuse(part, identity: identity) { return outcome }
 
+        try prepareToWrite(missing: 1)
         let claimPath = (partsFolder as NSString).appendingPathComponent(key + ".claim")
         let claim: FileLock
         if wait {
@@ -138,6 +170,7 @@ extension ClipCache {
            known.identity == identity, known.ffmpegVersion == FFmpeg.versionString {
             return .bad(bad)
         }
+        try prepareToWrite(missing: 1)
         let tmp = (partsFolder as NSString).appendingPathComponent("\(key).\(getpid()).tmp")
         do {
             let file = try H5Object.createFile(tmp)
@@ -187,6 +220,12 @@ extension ClipCache {
         try dataset.setAttribute("source_codec", reader.info.codec)
         try dataset.setAttribute("source_width", Int64(reader.info.width))
         try dataset.setAttribute("source_height", Int64(reader.info.height))
+        if let rule = reader.frameGapRule {
+            // Frame folders: gaps in the numbering were filled, never closed up (docs/cache-layout.md).
+            try dataset.setAttribute("frame_gap_rule", rule)
+            try dataset.setAttribute("filled_frames", reader.filledFrames.map(String.init).joined(separator: ","))
+            try dataset.setAttribute("filled_frame_count", Int64(reader.filledFrames.count))
+        }
     }
 
     private func writeCommonAttributes(_ object: H5Object, source: CacheSource, identity: SourceIdentity?) throws(MediaError) {
@@ -265,7 +304,7 @@ extension ClipCache {
         do {
             try FileManager.default.createDirectory(atPath: partsFolder, withIntermediateDirectories: true)
         } catch {
-            throw .io(file: partsFolder, what: "mkdir", errno: errno == 0 ? EIO : errno)
+            throw .io(file: partsFolder, what: "create folder", errno: FileSystemErrors.errno(of: error))
         }
     }
 

@@ -89,7 +89,7 @@ extension ClipCache {
         try file.setAttribute("lookups_miss", misses)
     }
 
-    private func countEntries() throws(MediaError) -> Int {
+    func countEntries() throws(MediaError) -> Int {
         let file = try H5Object.openFile(path)
         return file.exists("videos") ? try file.openGroup("videos").memberNames().count : 0
     }

@@ -107,7 +107,7 @@ public final class ClipCache: @unchecked Sendable {
         let folder = (directory as NSString).appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: folder) else { return }
         do { try FileManager.default.removeItem(atPath: folder) } catch {
-            throw .io(file: folder, what: "remove cache", errno: errno == 0 ? EIO : errno)
+            throw .io(file: folder, what: "remove cache", errno: FileSystemErrors.errno(of: error))
         }
     }
 

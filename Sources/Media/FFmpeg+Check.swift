@@ -40,18 +40,25 @@ enum FFmpeg {
     /// Serialises encoder opening (see `VideoWriter`).
     static let encoderOpenLock = NSLock()
 
-    /// Runtime library versions; decoded pixels may change with any of them, so the clip
-    /// cache keys entries on this string.
+    /// Revision of our decoding on top of FFmpeg; entries decoded by an older one must not
+    /// be reused. 1: the RGB conversion lost the last width % 8 columns of 4:2:0/4:2:2
+    /// frames at the stored size (black), and a gap in a JPEG folder's numbering moved every
+    /// later frame one frame earlier. 2: conversion through padded rows (`FrameConverter`).
+    /// 3: gaps are filled by repeating the previous frame, damaged JPEGs are errors.
+    static let decodeRevision = 3
+
+    /// Runtime library versions and the decode revision; decoded pixels may change with
+    /// any of them, so the clip cache keys entries on this string.
     public static var versionString: String {
         func v(_ x: UInt32) -> String { "\(x >> 16).\((x >> 8) & 0xff).\(x & 0xff)" }
         return "libavformat \(v(avformat_version())), libavcodec \(v(avcodec_version())), "
-            + "libswscale \(v(swscale_version())), libavutil \(v(avutil_version()))"
+            + "libswscale \(v(swscale_version())), libavutil \(v(avutil_version())), tempo decode \(decodeRevision)"
     }
 }
 
 /// Library versions the decoded pixels depend on.
 public enum MediaLibraries {
-    /// e.g. `libavformat 59.27.100, libavcodec 59.37.100, libswscale 6.7.100, libavutil 57.28.100`.
+    /// e.g. `libavformat 59.27.100, libavcodec 59.37.100, libswscale 6.7.100, libavutil 57.28.100, tempo decode 3`.
     public static var ffmpegVersion: String { FFmpeg.versionString }
     /// The linked HDF5 library version, e.g. `1.10.8`.
     public static var hdf5Version: String { HDF5.version }

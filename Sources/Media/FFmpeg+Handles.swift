@@ -67,6 +67,18 @@ final class Frame {
 
     var pointer: UnsafeMutablePointer<AVFrame> { raw! }
 
+    /// A frame owning a buffer for `format` at `width` x `height`, with FFmpeg's row
+    /// alignment and padding (what swscale's SIMD paths need; see shim_sws_scale_frames).
+    static func allocated(format: AVPixelFormat, width: Int, height: Int, file: String) throws(MediaError) -> Frame {
+        let frame = Frame()
+        let f = frame.pointer
+        f.pointee.format = format.rawValue
+        f.pointee.width = Int32(width)
+        f.pointee.height = Int32(height)
+        try FFmpeg.check(av_frame_get_buffer(f, 0), "av_frame_get_buffer", file: file)
+        return frame
+    }
+
     deinit { av_frame_free(&raw) }
 }
 

@@ -34,10 +34,24 @@ final class FrameConverter {
             lastContext = ctx
             colorKey = key
         }
-        let h = shim_sws_scale_frame(ctx, frame, dst, Int32(width * 3))
+        // Into FFmpeg's own padded frame, then packed: see shim_sws_scale_frames for why a
+        // packed destination loses the right edge.
+        let out = try padded(file: file)
+        let h = shim_sws_scale_frames(ctx, frame, out)
         if h != Int32(height) {
             throw .ffmpeg(file: file, what: "sws_scale", code: h, message: "converted \(h) of \(height) rows")
         }
+        shim_copy_frame_to_packed(dst, out, Int32(width * 3), Int32(height))
+    }
+
+    private var output: Frame?
+
+    /// The RGB24 frame swscale writes into, allocated on first use.
+    private func padded(file: String) throws(MediaError) -> UnsafeMutablePointer<AVFrame> {
+        if let output { return output.pointer }
+        let frame = try Frame.allocated(format: AV_PIX_FMT_RGB24, width: width, height: height, file: file)
+        output = frame
+        return frame.pointer
     }
 
     private func applyColorDetails(_ ctx: OpaquePointer, colorspace: AVColorSpace, range: AVColorRange) {

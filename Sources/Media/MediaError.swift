@@ -17,8 +17,12 @@ public enum MediaError: Error, Equatable, Sendable, CustomStringConvertible {
     case ffmpeg(file: String, what: String, code: Int32, message: String)
     /// An HDF5 call failed.
     case hdf5(file: String, what: String, message: String)
-    /// A POSIX call failed.
+    /// A POSIX call failed: `what` says what was being done; the description adds the
+    /// system's reason and the likely fix.
     case io(file: String, what: String, errno: Int32)
+    /// A POSIX call failed where the context knows more than the errno does: `advice` is
+    /// added after the likely fix.
+    case ioAdvice(file: String, what: String, errno: Int32, advice: String)
     /// The caller asked for something the file cannot give (a frame past the end, say).
     case invalidArgument(file: String, detail: String)
     /// Not supported by the installed libraries (a missing encoder, say).
@@ -32,7 +36,7 @@ public enum MediaError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notAVideo(let f, _), .truncated(let f, _), .corrupt(let f, _),
              .invalidArgument(let f, _), .unsupported(let f, _):
             return f
-        case .ffmpeg(let f, _, _, _), .hdf5(let f, _, _), .io(let f, _, _):
+        case .ffmpeg(let f, _, _, _), .hdf5(let f, _, _), .io(let f, _, _), .ioAdvice(let f, _, _, _):
             return f
         }
     }
@@ -48,7 +52,7 @@ public enum MediaError: Error, Equatable, Sendable, CustomStringConvertible {
         case .corrupt: return "corrupt"
         case .ffmpeg: return "ffmpeg"
         case .hdf5: return "hdf5"
-        case .io: return "io"
+        case .io, .ioAdvice: return "io"
         case .invalidArgument: return "invalid-argument"
         case .unsupported: return "unsupported"
         }
@@ -64,7 +68,8 @@ public enum MediaError: Error, Equatable, Sendable, CustomStringConvertible {
         case .corrupt(let f, let d): return "\(f): corrupt video data (\(d))"
         case .ffmpeg(let f, let w, let c, let m): return "\(f): \(w) failed: \(m) (AVERROR \(c))"
         case .hdf5(let f, let w, let m): return "\(f): HDF5 \(w) failed: \(m)"
-        case .io(let f, let w, let e): return "\(f): \(w) failed: \(String(cString: strerror(e))) (errno \(e))"
+        case .io(let f, let w, let e): return "\(f): \(w) failed: \(FileSystemErrors.reason(errno: e, path: f))"
+        case .ioAdvice(let f, let w, let e, let a): return "\(f): \(w) failed: \(FileSystemErrors.reason(errno: e, path: f)). \(a)"
         case .invalidArgument(let f, let d): return "\(f): \(d)"
         case .unsupported(let f, let d): return "\(f): unsupported: \(d)"
         }

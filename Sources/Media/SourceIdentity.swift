@@ -127,33 +127,129 @@ extension SHA256 {
 
 /// An advisory `flock` on a lock file, released in `deinit` (and by the kernel when the
 /// process dies, which is what makes it safe against `kill -9`).
+///
+/// The holder writes who it is into the file (`pid`, `host`, `since`, `command`, one
+/// `key=value` a line), so a process that has to wait says what it waits for and who holds
+/// it, and then repeats a progress line every `FileLock.reportInterval` seconds until it
+/// gets the lock (through `FileLock.reporter`, stderr by default).
 public final class FileLock {
     let path: String
     private let fd: Int32
 
-    /// Blocks until the exclusive lock is held.
+    /// Blocks until the exclusive lock is held, reporting the wait when it is not free.
     public init(path: String) throws(MediaError) {
         self.path = path
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io(file: path, what: "open lock file", errno: errno) }
-        while flock(fd, LOCK_EX) != 0 {
-            if errno == EINTR { continue }
-            let e = errno
-            close(fd)
-            throw .io(file: path, what: "flock", errno: e)
+        fd = try FileLock.openLockFile(path)
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                let e = errno
+                close(fd)
+                throw .io(file: path, what: "flock", errno: e)
+            }
+            try waitForLock()
         }
+        recordHolder()
     }
 
     /// Takes the lock only if it is free right now; nil when another process holds it.
     public init?(tryPath path: String) throws(MediaError) {
         self.path = path
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io(file: path, what: "open lock file", errno: errno) }
+        fd = try FileLock.openLockFile(path)
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             close(fd)
             return nil
         }
+        recordHolder()
     }
 
     deinit { close(fd) }
+
+    private static func openLockFile(_ path: String) throws(MediaError) -> Int32 {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(file: path, what: "open lock file", errno: errno) }
+        return fd
+    }
+
+    // MARK: waiting
+
+    /// Receives the wait messages. Default: a line on stderr.
+    nonisolated(unsafe) public static var reporter: @Sendable (String) -> Void = { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Seconds between progress lines while waiting: `TEMPO_LOCK_REPORT_SECONDS`, else 10.
+    nonisolated(unsafe) public static var reportInterval: Double =
+        ProcessInfo.processInfo.environment["TEMPO_LOCK_REPORT_SECONDS"].flatMap(Double.init).map { max(0.1, $0) } ?? 10
+
+    private func waitForLock() throws(MediaError) {
+        let start = Date()
+        var holder = FileLock.holder(at: path)
+        FileLock.reporter("waiting for \(path): held by \(holder?.description ?? "another process (not recorded)")")
+        var lastReport = start
+        while true {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { break }
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                let e = errno
+                close(fd)
+                throw .io(file: path, what: "flock", errno: e)
+            }
+            usleep(100_000)
+            let now = Date()
+            if now.timeIntervalSince(lastReport) >= FileLock.reportInterval {
+                lastReport = now
+                if let current = FileLock.holder(at: path) { holder = current }
+                FileLock.reporter("still waiting for \(path) after \(Int(now.timeIntervalSince(start))) s: held by "
+                                  + (holder?.description ?? "another process (not recorded)"))
+            }
+        }
+        let waited = Date().timeIntervalSince(start)
+        FileLock.reporter("got \(path) after waiting \(String(format: "%.1f", waited)) s")
+    }
+
+    // MARK: holder record
+
+    /// Who holds (or last held) a lock, as recorded in its file.
+    public struct Holder: Equatable, Sendable, CustomStringConvertible {
+        public var pid: Int32
+        public var host: String
+        /// When it took the lock (ISO 8601, UTC).
+        public var since: String
+        public var command: String
+
+        public var description: String {
+            var text = "pid \(pid) on \(host)"
+            if !since.isEmpty { text += " since \(since)" }
+            if !command.isEmpty { text += " (\(command))" }
+            return text
+        }
+    }
+
+    /// The holder recorded in the lock file at `path`, or nil when none is recorded.
+    public static func holder(at path: String) -> Holder? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            fields[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        guard let pid = fields["pid"].flatMap({ Int32($0) }) else { return nil }
+        return Holder(pid: pid, host: fields["host"] ?? "?", since: fields["since"] ?? "", command: fields["command"] ?? "")
+    }
+
+    static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "?" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Writes this process into the lock file: overwritten in place, then cut to length, so a
+    /// waiter reading it never sees an empty file. Best effort: the lock works without it.
+    private func recordHolder() {
+        let formatter = ISO8601DateFormatter()
+        let command = ProcessInfo.processInfo.arguments.joined(separator: " ").replacingOccurrences(of: "\n", with: " ")
+        let text = "pid=\(getpid())\nhost=\(FileLock.hostName)\nsince=\(formatter.string(from: Date()))\ncommand=\(command.prefix(300))\n"
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        if written == bytes.count { _ = ftruncate(fd, off_t(bytes.count)) }
+    }
 }

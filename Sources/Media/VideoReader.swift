@@ -36,6 +36,30 @@ public final class VideoReader {
     /// Stream metadata.
     public var info: VideoInfo { source.info }
 
+    /// Frame indices that repeat the previous frame because the JPEG folder's numbering has
+    /// a gap there (`FolderSource`); empty for video files.
+    public var filledFrames: [Int] { (source as? FolderSource)?.filledFrames ?? [] }
+
+    /// The rule gaps are filled by, for frame folders (`repeat-previous`); nil for video files.
+    public var frameGapRule: String? { source is FolderSource ? FolderSource.gapRule : nil }
+
+    /// Frame numbers missing between the first and last JPEG of a frame folder.
+    public static func frameNumberGaps(_ folder: String) throws(MediaError) -> [ClosedRange<Int>] {
+        try FolderSource.gaps(folder)
+    }
+
+    /// Decodes every frame without converting it, with the same checks as `decode` (damaged
+    /// or concealed frames, truncation): what a cache build would reject, found at decoding
+    /// cost only. Returns the number of frames.
+    @discardableResult
+    public func decodeAllFrames() throws(MediaError) -> Int {
+        try source.seek(toIndex: 0)
+        var n = 0
+        while try source.next() != nil { n += 1 }
+        if n == 0 { throw .corrupt(file: path, detail: "no frame could be decoded") }
+        return n
+    }
+
     /// Metadata without keeping the file open.
     public static func probe(_ path: String, options: ReaderOptions = .init()) throws(MediaError) -> VideoInfo {
         try VideoReader(path: path, options: options).info

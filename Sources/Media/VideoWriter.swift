@@ -37,6 +37,8 @@ public final class VideoWriter {
     private let codec: CodecContext
     private let stream: UnsafeMutablePointer<AVStream>
     private let frame = Frame()
+    /// The RGB input, copied into FFmpeg's padded rows for swscale.
+    private let rgbFrame: Frame
     private let packet = Packet()
     private let scale = ScaleContext()
     private var nextPTS: Int64 = 0
@@ -120,6 +122,7 @@ public final class VideoWriter {
         f.pointee.width = Int32(width)
         f.pointee.height = Int32(height)
         try FFmpeg.check(av_frame_get_buffer(f, 0), "av_frame_get_buffer", file: path)
+        rgbFrame = try Frame.allocated(format: AV_PIX_FMT_RGB24, width: width, height: height, file: path)
     }
 
     /// Appends one frame, `[height, width, 3]` RGB.
@@ -132,7 +135,9 @@ public final class VideoWriter {
         let ctx = try scale.context(srcW: Int32(width), srcH: Int32(height), srcFormat: AV_PIX_FMT_RGB24,
                                     dstW: Int32(width), dstH: Int32(height), dstFormat: AV_PIX_FMT_YUV420P,
                                     flags: shim_SWS_BICUBIC(), file: path)
-        _ = shim_sws_scale_to_frame(ctx, rgb.baseAddress, Int32(width * 3), Int32(height), f)
+        // swscale reads its input through padded rows too (see shim_sws_scale_frames).
+        shim_copy_packed_into_frame(rgbFrame.pointer, rgb.baseAddress, Int32(width * 3), Int32(height))
+        _ = shim_sws_scale_frames(ctx, rgbFrame.pointer, f)
         f.pointee.pts = nextPTS
         nextPTS += 1
         try FFmpeg.check(avcodec_send_frame(codec.pointer, f), "avcodec_send_frame", file: path)
@@ -204,7 +209,7 @@ public enum FrameFolderWriter {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw .io(file: folder, what: "mkdir", errno: errno == 0 ? EIO : errno)
+            throw .io(file: folder, what: "create folder", errno: FileSystemErrors.errno(of: error))
         }
         let codec = try CodecContext(codec: encoder, file: folder)
         let ctx = codec.pointer
@@ -225,6 +230,7 @@ public enum FrameFolderWriter {
         f.pointee.width = Int32(frames.width)
         f.pointee.height = Int32(frames.height)
         try FFmpeg.check(av_frame_get_buffer(f, 0), "av_frame_get_buffer", file: folder)
+        let rgb = try Frame.allocated(format: AV_PIX_FMT_RGB24, width: frames.width, height: frames.height, file: folder)
         let sws = try scale.context(srcW: Int32(frames.width), srcH: Int32(frames.height), srcFormat: AV_PIX_FMT_RGB24,
                                     dstW: Int32(frames.width), dstH: Int32(frames.height), dstFormat: AV_PIX_FMT_YUVJ420P,
                                     flags: shim_SWS_BICUBIC(), file: folder)
@@ -232,9 +238,10 @@ public enum FrameFolderWriter {
             let path = (folder as NSString).appendingPathComponent(formatFrameName(pattern, startNumber + i))
             try FFmpeg.check(av_frame_make_writable(f), "av_frame_make_writable", file: path)
             frames.pixels.withUnsafeBufferPointer { all in
-                _ = shim_sws_scale_to_frame(sws, all.baseAddress! + i * frames.frameBytes, Int32(frames.width * 3),
-                                            Int32(frames.height), f)
+                shim_copy_packed_into_frame(rgb.pointer, all.baseAddress! + i * frames.frameBytes,
+                                            Int32(frames.width * 3), Int32(frames.height))
             }
+            _ = shim_sws_scale_frames(sws, rgb.pointer, f)
             f.pointee.pts = Int64(i)
             f.pointee.quality = ctx.pointee.global_quality
             try FFmpeg.check(avcodec_send_frame(ctx, f), "avcodec_send_frame", file: path)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Media
 import Tensors
 
 /// The `bench` command-line tool: the front door of tempo-bench.
@@ -25,6 +26,12 @@ struct Bench: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
+            // Foundation's file errors print as an NSCocoaErrorDomain dump; say instead which
+            // path, what failed, why and the likely fix.
+            if let text = FileSystemErrors.describe(error) {
+                FileHandle.standardError.write(Data("Error: \(text)\n".utf8))
+                Foundation.exit(1)
+            }
             exit(withError: error)
         }
     }

@@ -67,12 +67,18 @@ struct DatasetsSynth: ParsableCommand {
 struct DatasetsCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Validate datasets.yaml and print per-split counts, missing and undecodable videos.",
+        abstract: "Validate datasets.yaml; find every missing or damaged video and frame folder, and numbering gaps.",
         discussion: """
-        Reads ./datasets.yaml unless --manifest is given. Exits non-zero on any manifest or annotation \
-        error, missing file or undecodable video. With --json: one object per dataset, \
-        {"name", "format", "splits": {"train": {"videos", "classes", "missing", "undecodable"}, "test": {...}}} \
-        plus "boxes"/"keyframes" (AVA) and "segments" (Epic).
+        Reads ./datasets.yaml unless --manifest is given. Every video and JPEG frame folder is \
+        decoded in full, with the clip cache build's checks, so whatever the build would reject \
+        (a truncated video, a damaged JPEG) is listed with its reason; --quick reads only headers \
+        and first frames. Gaps in a frame folder's numbering are listed too: the cache fills them \
+        by repeating the previous frame (docs/cache-layout.md), so they do not fail the check. \
+        Exits non-zero on any manifest or annotation error, missing file or damaged video. With \
+        --json: one object per dataset, {"name", "format", "depth", "splits": {"train": {"videos", \
+        "classes", "missing", "undecodable", "problems": [{"path", "kind", "reason"}], "gaps": \
+        [{"path", "missing", "frames"}]}, "test": {...}}} plus "boxes"/"keyframes" (AVA) and \
+        "segments" (Epic).
         """)
 
     @Argument(help: "Only this dataset.")
@@ -84,8 +90,18 @@ struct DatasetsCheck: ParsableCommand {
     @Option(help: "Value of {scale} in manifest paths.")
     var scale = "ci"
 
+    @Flag(help: "Headers and first frames only: fast, but misses damage past the first frame.")
+    var quick = false
+
+    @Option(help: "Videos decoded at once (default: the number of cores).")
+    var jobs = ProcessInfo.processInfo.activeProcessorCount
+
     @Flag(help: "One JSON object per dataset.")
     var json = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+    }
 
     func run() throws {
         let m = try DatasetManifest.load(manifest, scale: scale)
@@ -93,14 +109,15 @@ struct DatasetsCheck: ParsableCommand {
         var failed = 0
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        let options = DatasetCheck.Options(quick: quick, jobs: jobs)
         for entry in entries {
-            let report = DatasetCheck.check(entry)
+            let report = DatasetCheck.check(entry, options: options, progress: CheckProgress(dataset: entry.name).callback)
             if !report.ok { failed += 1 }
             if json {
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
                 continue
             }
-            print("\(report.name) (\(report.format))\(report.ok ? "" : "  FAILED")")
+            print("\(report.name) (\(report.format), \(report.depth) check)\(report.ok ? "" : "  FAILED")")
             for split in SplitName.allCases {
                 guard let s = report.splits[split.rawValue] else { continue }
                 if let e = s.error { print("  \(split.rawValue): error: \(e)"); continue }
@@ -109,11 +126,45 @@ struct DatasetsCheck: ParsableCommand {
                 if let k = s.keyframes { line += ", \(k) keyframes" }
                 if let g = s.segments { line += ", \(g) segments" }
                 line += ", \(s.missing.count) missing, \(s.undecodable.count) undecodable"
+                if !s.gaps.isEmpty { line += ", \(s.gaps.count) with numbering gaps" }
                 print(line)
                 for p in s.missing { print("    missing: \(p)") }
-                for p in s.undecodable { print("    undecodable: \(p)") }
+                for p in s.problems { print("    undecodable (\(p.kind)): \(p.reason)") }
+                for g in s.gaps {
+                    print("    gap: \(g.path): frame number(s) \(g.missing.joined(separator: ", ")) missing (\(g.frames) frame(s), "
+                          + "filled by repeating the previous frame in the cache)")
+                }
             }
         }
         if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// The progress line of `datasets check` on stderr: rewritten in place on a terminal, a line
+/// every 5 seconds (and at the end) otherwise.
+final class CheckProgress: @unchecked Sendable {
+    let dataset: String
+    let tty = isatty(2) != 0
+    let start = Date()
+    var last = Date.distantPast
+
+    init(dataset: String) { self.dataset = dataset }
+
+    var callback: @Sendable (Int, Int, String) -> Void {
+        { [self] done, total, path in self.report(done, total, path) }
+    }
+
+    /// Called one at a time (DatasetCheck serialises the calls).
+    func report(_ done: Int, _ total: Int, _ path: String) {
+        let now = Date()
+        let elapsed = now.timeIntervalSince(start)
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let text = "check \(dataset): \(done)/\(total) videos (\(Int(elapsed)) s, ~\(Int(eta.rounded())) s left) \((path as NSString).lastPathComponent)"
+        if tty {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)\(done == total ? "\n" : "")".utf8))
+        } else if now.timeIntervalSince(last) >= 5 || done == total {
+            last = now
+            FileHandle.standardError.write(Data("\(text)\n".utf8))
+        }
     }
 }

@@ -97,7 +97,7 @@ final class CacheChildProcess: XCTestCase {
         guard let dir = ProcessInfo.processInfo.environment["TEMPO_CACHE_CHILD_DIR"] else {
             throw XCTSkip("runs only as the child process of CrashSafetyTests")
         }
-        let sources = try CrashSafetyTests.sourcesOnDisk(dir)
+        let sources = CrashSafetyTests.sourcesOnDisk(dir)
         let cache = ClipCache(directory: "\(dir)/cache", name: "crash", spec: DecodeSpec(shortSide: 32))
         // Merge after every entry so kills also land inside merges.
         cache.mergeThresholdBytes = 1
@@ -108,7 +108,7 @@ final class CacheChildProcess: XCTestCase {
 
 extension CrashSafetyTests {
     /// The sources `sources(_:)` wrote, without rewriting them.
-    static func sourcesOnDisk(_ dir: String) throws -> [CacheSource] {
-        (0..<10).map { CacheSource(id: "class\($0 % 2)/v\($0)", path: "\(dir)/videos/v\($0).avi") }
+    static func sourcesOnDisk(_ dir: String, count: Int = 10) -> [CacheSource] {
+        (0..<count).map { CacheSource(id: "class\($0 % 2)/v\($0)", path: "\(dir)/videos/v\($0).avi") }
     }
 }

@@ -114,3 +114,37 @@ enum TestSupport {
         return Frames(pixels: px, count: count, height: height, width: width, fps: 25)
     }
 }
+
+extension TestSupport {
+    /// Runs one test of this bundle (`MediaTests.Class/testName`) in a child process as the
+    /// unprivileged user `nobody` (via `setpriv`), so that permission bits apply: tests run
+    /// as root, which passes them. Returns (exit status, output), or skips when the tests do
+    /// not run as root or setpriv is missing; callers that are not root can run the same
+    /// check in-process.
+    static func runChildAsNobody(_ test: String, environment: [String: String]) throws -> (Int32, String) {
+        guard getuid() == 0 else { throw XCTSkip("runs the child as nobody only when the tests run as root") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            throw XCTSkip("setpriv is not installed: cannot run a child as an unprivileged user")
+        }
+        let bundle = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        env["HOME"] = "/tmp"
+        let (status, out, err) = try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", bundle, test],
+                                         environment: env)
+        return (status, String(decoding: out, as: UTF8.self) + err)
+    }
+
+    /// Every file and folder under `root` with its size and modification time, to show
+    /// that nothing was written.
+    static func snapshot(_ root: String) -> [String] {
+        var rows: [String] = []
+        let walker = FileManager.default.enumerator(atPath: root)
+        while let rel = walker?.nextObject() as? String {
+            var st = stat()
+            stat("\(root)/\(rel)", &st)
+            rows.append("\(rel) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)")
+        }
+        return rows.sorted()
+    }
+}
