@@ -267,47 +267,32 @@ public struct ICMExecutor: StageExecutor {
         // Synthetic sets say where the moving object is; real ones have no such file.
         let boxesFile = Self.boxesFile(entry)
         let boxes = FileManager.default.fileExists(atPath: boxesFile) ? try ObjectBoxes.load(boxesFile) : nil
-        var artifacts: [String: String] = [:]
-        var spread = 0.0
-        var ratios: [Double] = [], objectDensity = 0.0, backgroundDensity = 0.0
-        // Figures for the first `videos`; the object-mass score over `mass_videos` (when boxes exist).
-        let figures = c.videos
-        for (i, record) in scored.filter({ !bad.contains($0.id) }).enumerated() {
-            let r = try InstanceCorrespondenceMap.analyse(model: model, record: record, provider: provider, crop: crop)
-            var line = "icm     \(record.id)"
-            if i < figures {
-                let name = "icm-\(i).png"
-                try PNG.write(r.image, to: context.workDirectory.appendingPathComponent(name))
-                artifacts["figure.\(i)"] = name
-                spread += Double((r.map.scalars.max() ?? 0) - (r.map.scalars.min() ?? 0))
-                line += " → \(name)"
-            }
-            if let boxes {
-                let key = Self.relativePath(record.source, root: entry.root)
-                guard let own = boxes[key] else {
-                    throw SuiteCommandError(message: "\(boxesFile): no object boxes for \(key)")
-                }
-                let byFrame = Dictionary(own.map { ($0.frame, $0) }, uniquingKeysWith: { (a: ObjectBox, _: ObjectBox) in a })
-                let perFrame = r.slowFrames.map { t in byFrame[t].map { r.cropBox($0, crop: crop) } }
-                if let mass = InstanceCorrespondenceMap.objectMass(map: r.map, width: crop, height: crop, boxes: perFrame) {
-                    ratios.append(mass.ratio)
-                    objectDensity += mass.objectDensity; backgroundDensity += mass.backgroundDensity
-                    line += String(format: ", map mass on the object %.2f× the background", mass.ratio)
-                }
-            }
-            if i < figures || i % 10 == 0 { context.progress.log(line) }
+        let r: ICMEvaluation.Result
+        do {
+            r = try ICMEvaluation.run(model: model, records: scored.filter { !bad.contains($0.id) }, provider: provider, crop: crop,
+                                      figures: c.videos, boxes: boxes, root: entry.root, log: context.progress.log)
+        } catch let e as ProcedureError {
+            throw SuiteCommandError(message: "\(boxesFile): \(e.message)")
         }
-        var metrics = ["map_range_mean": spread / Double(max(1, artifacts.count))]
-        if !ratios.isEmpty {
-            let n = Double(ratios.count)
-            metrics["object_mass_ratio"] = ratios.reduce(0, +) / n
-            metrics["object_mass_ratio_min"] = ratios.min()!
-            metrics["object_density"] = objectDensity / n
-            metrics["background_density"] = backgroundDensity / n
+        var artifacts: [String: String] = [:]
+        for (i, image) in r.figures.enumerated() {
+            let name = "icm-\(i).png"
+            try PNG.write(image, to: context.workDirectory.appendingPathComponent(name))
+            artifacts["figure.\(i)"] = name
+        }
+        var metrics = ["map_range_mean": r.mapRangeMean]
+        if !r.ratios.isEmpty {
+            let n = Double(r.ratios.count)
+            metrics["object_mass_ratio"] = r.ratios.reduce(0, +) / n
+            metrics["object_mass_ratio_min"] = r.ratios.min()!
+            metrics["object_density"] = r.objectDensities.reduce(0, +) / n
+            metrics["background_density"] = r.backgroundDensities.reduce(0, +) / n
             metrics["mass_videos"] = n
         }
         return StageOutcome(metrics: metrics, artifacts: artifacts,
-                            counts: ["videos": artifacts.count, "skipped_bad_videos": bad.count], checkpointHash: fileHash(context.store.directory(input.identity).appendingPathComponent(rel)))
+                            counts: ["videos": artifacts.count, "skipped_bad_videos": bad.count],
+                            checkpointHash: fileHash(context.store.directory(input.identity).appendingPathComponent(rel)),
+                            perItem: ["object_mass_ratio": r.ratios])
     }
 
     /// Test videos to analyse: the figures' and, when object boxes exist, those scored for mass.
@@ -317,12 +302,6 @@ public struct ICMExecutor: StageExecutor {
 
     static func boxesFile(_ entry: DatasetEntry) -> String {
         URL(fileURLWithPath: entry.root).appendingPathComponent("annotations").appendingPathComponent(ObjectBoxes.fileName).path
-    }
-
-    /// `path` below `root` ("train/x/y.mp4"), as the object-box file names videos.
-    static func relativePath(_ path: String, root: String) -> String {
-        let p = URL(fileURLWithPath: path).standardizedFileURL.path, r = URL(fileURLWithPath: root).standardizedFileURL.path
-        return p.hasPrefix(r + "/") ? String(p.dropFirst(r.count + 1)) : p
     }
 }
 

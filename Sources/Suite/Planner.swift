@@ -82,11 +82,19 @@ public struct Planner {
         self.datasetIdentity = datasetIdentity
     }
 
-    public func plan(_ suite: SuiteSpec, scale: Scale) throws -> Plan {
+    /// `seeds` (from `--seeds`) replaces the values of the suite's `seed` axis at this scale.
+    public func plan(_ suite: SuiteSpec, scale: Scale, seeds: [Int]? = nil) throws -> Plan {
         let override = suite.scales[scale.rawValue]
-        let axes = suite.axes.map { axis -> SuiteSpec.Axis in
+        var axes = suite.axes.map { axis -> SuiteSpec.Axis in
             guard let only = override?.axes[axis.name] else { return axis }
             return SuiteSpec.Axis(name: axis.name, values: axis.values.filter(only.contains), line: axis.line)
+        }
+        if let seeds {
+            guard let i = axes.firstIndex(where: { $0.name == "seed" }) else {
+                throw SuiteFileError(file: suite.file, line: nil, key: "axes",
+                                     message: "--seeds needs a `seed` axis, and this suite has none (axes: \(axes.map(\.name).joined(separator: ", ")))")
+            }
+            axes[i].values = seeds.map(String.init)
         }
         var cells: [[String: String]] = [[:]]
         for axis in axes {
@@ -150,7 +158,8 @@ public struct Planner {
                 var cellLayers = layers
                 for a in template.over.sorted() where schema.setting(a) != nil {
                     let line = suite.axis(a)?.line
-                    cellLayers.append((a, SourcedValue(ParamValue(parsing: axisValues[a]!), .axis(name: a, file: suite.file, line: line))))
+                    let origin: SettingOrigin = a == "seed" && seeds != nil ? .commandLine("--seeds") : .axis(name: a, file: suite.file, line: line)
+                    cellLayers.append((a, SourcedValue(ParamValue(parsing: axisValues[a]!), origin)))
                 }
                 let resolved = try executor.resolve(cellLayers, fallback: (suite.file, template.line, "stages[\(template.index)]"))
                 let identityText = [

@@ -22,6 +22,8 @@ public struct SuiteEnvironment {
     public var progress: ProgressSink
     public var executors: ExecutorRegistry
     public var scale: Scale
+    /// Seeds replacing every suite's `seed` axis (`--seeds`), or nil for the suites' own.
+    public var seeds: [Int]? = nil
 
     public init(suitesDirectory: URL, manifest: URL, store: URL, reports: URL, progress: ProgressSink,
                 scale: Scale, cacheDirectory: URL = URL(fileURLWithPath: "cache"), executors: ExecutorRegistry? = nil) throws {
@@ -39,7 +41,7 @@ public struct SuiteEnvironment {
 
     public func plan(_ name: String, scale: Scale) throws -> Plan {
         let datasets = DatasetIdentifier(manifest: manifest, scale: scale)
-        return try Planner(executors: executors, datasetIdentity: datasets.identity).plan(load(name), scale: scale)
+        return try Planner(executors: executors, datasetIdentity: datasets.identity).plan(load(name), scale: scale, seeds: seeds)
     }
 
     public func run(_ plan: Plan, jobs: Int) throws {

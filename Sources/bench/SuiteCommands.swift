@@ -25,20 +25,42 @@ struct SuiteOptions: ParsableArguments {
     @Option(help: "Stages run at the same time (independent stages only).")
     var jobs = 1
 
+    @Option(help: ArgumentHelp("Seeds of every stage, replacing the suites' seed axis: a count N (seeds 0…N−1) or a list such as 0,1,2.",
+                               valueName: "n|list"))
+    var seeds: String?
+
     @Flag(help: "No progress output.")
     var quiet = false
 
+    /// `--seeds` as a list: "3" → 0, 1, 2; "4,7" → 4, 7.
+    static func parseSeeds(_ text: String) throws -> [Int] {
+        if !text.contains(","), let n = Int(text) {
+            guard n >= 1 else { throw ValidationError("--seeds \(text): a count must be at least 1") }
+            return Array(0..<n)
+        }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = parts.compactMap { Int($0) }
+        guard values.count == parts.count, !values.isEmpty, values.allSatisfy({ $0 >= 0 }) else {
+            throw ValidationError("--seeds \(text): expected a count (3) or a list of non-negative integers (0,1,2)")
+        }
+        guard Set(values).count == values.count else { throw ValidationError("--seeds \(text): a seed is listed twice") }
+        return values
+    }
+
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+        if let seeds { _ = try Self.parseSeeds(seeds) }
         guard FileManager.default.fileExists(atPath: suites) else {
             throw ValidationError("suite folder '\(suites)' does not exist (run from the repository root or pass --suites)")
         }
     }
 
     func environment() throws -> SuiteEnvironment {
-        try SuiteEnvironment(suitesDirectory: URL(fileURLWithPath: suites), manifest: URL(fileURLWithPath: manifest),
-                             store: URL(fileURLWithPath: store), reports: URL(fileURLWithPath: reports),
-                             progress: ProgressSink(quiet: quiet), scale: scale, cacheDirectory: URL(fileURLWithPath: cache))
+        var env = try SuiteEnvironment(suitesDirectory: URL(fileURLWithPath: suites), manifest: URL(fileURLWithPath: manifest),
+                                       store: URL(fileURLWithPath: store), reports: URL(fileURLWithPath: reports),
+                                       progress: ProgressSink(quiet: quiet), scale: scale, cacheDirectory: URL(fileURLWithPath: cache))
+        env.seeds = try seeds.map(Self.parseSeeds)
+        return env
     }
 }
 

@@ -132,4 +132,19 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("pretrain[backbone=r18,seed=0]"), bad.err)
     }
+
+    func testSeedsFlag() throws {
+        let args = ["plan", "ci", "--suites", repo.appendingPathComponent("Suites").path,
+                    "--manifest", repo.appendingPathComponent("datasets.yaml").path]
+        let three = try run(args + ["--seeds", "3"])
+        XCTAssertEqual(three.status, 0, three.err)
+        XCTAssertTrue(three.out.contains("pretrain[backbone=r18,seed=2]") && three.out.contains("24 stages"), three.out)
+        let list = try run(args + ["--seeds", "4,7"])
+        XCTAssertTrue(list.out.contains("seed=7]") && !list.out.contains("seed=0]"), list.out)
+        for bad in ["0", "1,x", "2,2", "-1"] {
+            let r = try run(args + ["--seeds", bad])
+            XCTAssertNotEqual(r.status, 0, bad)
+            XCTAssertTrue(r.err.contains("--seeds"), r.err)
+        }
+    }
 }

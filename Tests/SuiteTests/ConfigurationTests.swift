@@ -172,4 +172,23 @@ final class ConfigurationTests: XCTestCase {
         let storeBA = RunStore(root: dir.appendingPathComponent("runs-ba"))
         XCTAssertEqual(ab.violations(results: try storeBA.allResults()), [])
     }
+
+    /// `--seeds` replaces the seed axis: every seeded stage once per seed, the seed's origin
+    /// the command line; a suite without a seed axis says so.
+    func testSeedsReplaceTheSeedAxis() throws {
+        try write(sharedSuite.replacingOccurrences(of: "NAME", with: "a"), "a.yaml", in: dir)
+        let suite = try SuiteSpec.load(dir.appendingPathComponent("a.yaml"))
+        let planner = Planner(executors: ExecutorRegistry([FakeExecutor(kind: "pre"), FakeExecutor(kind: "fine")]), datasetIdentity: { _ in "d" })
+        let plan = try planner.plan(suite, scale: .ci, seeds: [0, 1, 2])
+        XCTAssertEqual(plan.stages.filter { $0.id == "pretrain" }.map(\.seed), [0, 1, 2])
+        XCTAssertEqual(plan.stages.filter { $0.id == "fine" }.count, 6)
+        XCTAssertEqual(plan.stages[0].origins["seed"], .commandLine("--seeds"))
+        // Seeds 0 and 1 are the same stages as without the flag.
+        let plain = try planner.plan(suite, scale: .ci)
+        XCTAssertEqual(Set(plain.stages.map(\.identity)).subtracting(plan.stages.map(\.identity)), [])
+        try write("name: n\ntitle: T\naxes:\n  - {name: init, values: [random]}\nstages:\n  - {id: p, kind: pre}\n", "n.yaml", in: dir)
+        XCTAssertThrowsError(try planner.plan(SuiteSpec.load(dir.appendingPathComponent("n.yaml")), scale: .ci, seeds: [0])) {
+            XCTAssertTrue("\($0)".contains("--seeds needs a `seed` axis"), "\($0)")
+        }
+    }
 }

@@ -49,4 +49,25 @@ final class PretrainingProcedureTests: XCTestCase {
         XCTAssertEqual(again.bankKNN?.hits, r.bankKNN?.hits)
         XCTAssertEqual(again.log.values.count, 3, "the epochs before the interruption stay in the log")
     }
+
+    /// ICM evaluation through a frame provider: one strip per figure and an object-mass score
+    /// for every video with boxes; a video without boxes is an error naming it.
+    func testICMEvaluationRendersAndScores() throws {
+        var c = settings().config
+        c.projection = .conv
+        var rng = RandomGenerator(seed: 1)
+        let model = VTHCLModel(c, rng: &rng)
+        let (records, frames) = InMemoryVideos.labelled(classes: 1, perClass: 3, prefix: "test")
+        let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: frames)
+        var boxes: [String: [ObjectBox]] = [:]
+        for r in records { boxes[ICMEvaluation.relativePath(r.source, root: "/nowhere")] = (0..<8).map { ObjectBox(frame: $0, x1: 0.2, y1: 0.2, x2: 0.6, y2: 0.6) } }
+        let r = try ICMEvaluation.run(model: model, records: records, provider: provider, crop: 32, figures: 2, boxes: boxes, root: "/nowhere")
+        XCTAssertEqual(r.figures.count, 2)
+        XCTAssertEqual(r.ratios.count, 3)
+        XCTAssertTrue(r.ratios.allSatisfy { $0.isFinite && $0 > 0 }, "\(r.ratios)")
+        XCTAssertGreaterThan(r.mapRangeMean, 0)
+        boxes[ICMEvaluation.relativePath(records[1].source, root: "/nowhere")] = nil
+        XCTAssertThrowsError(try ICMEvaluation.run(model: model, records: records, provider: provider, crop: 32, figures: 1,
+                                                   boxes: boxes, root: "/nowhere")) { XCTAssertTrue("\($0)".contains(records[1].id), "\($0)") }
+    }
 }
