@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
         """,
         version: BenchVersion.string,
         subcommands: [AllCommand.self, RunCommand.self, ListCommand.self, PlanCommand.self, ReportCommand.self,
-                      CheckCommand.self, ICMCommand.self, PerfCommand.self, VideoCommand.self, CacheCommand.self, EvalCommand.self, DatasetsCommand.self]
+                      CheckCommand.self, SettingsCommand.self, ICMCommand.self, PerfCommand.self, VideoCommand.self, CacheCommand.self, EvalCommand.self, DatasetsCommand.self]
     )
 
     static func main() {

@@ -147,4 +147,16 @@ final class CLITests: XCTestCase {
             XCTAssertTrue(r.err.contains("--seeds"), r.err)
         }
     }
+
+    func testSettingsListsEveryKind() throws {
+        let all = try run(["settings"])
+        XCTAssertEqual(all.status, 0, all.err)
+        for kind in ["pretrain:", "finetune:", "supervised:", "detect:", "anticipate:", "icm:", "probe:"] {
+            XCTAssertTrue(all.out.contains(kind), "missing \(kind)")
+        }
+        XCTAssertTrue(all.out.contains("one of: standard, light, none"), all.out)
+        let bad = try run(["settings", "pretrian"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("unknown stage kind 'pretrian'"), bad.err)
+    }
 }
