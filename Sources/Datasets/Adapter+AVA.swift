@@ -30,16 +30,22 @@ public enum AVAAdapter {
     static func box(_ f: [String], file: String, line: Int) throws(DatasetError) -> (Double, Double, Double, Double) {
         var c: [Double] = []
         for (i, name) in ["x1", "y1", "x2", "y2"].enumerated() {
-            let v = try TextTable.double(f[2 + i], name, file: file, line: line)
-            guard (-0.001...1.001).contains(v) else {
-                throw .annotation(file: file, line: line, detail: "\(name) = \(v) is outside [0, 1] (coordinates are normalised)")
-            }
-            c.append(min(1, max(0, v)))
+            c.append(try TextTable.double(f[2 + i], name, file: file, line: line))
         }
-        guard c[0] <= c[2], c[1] <= c[3] else {
-            throw .annotation(file: file, line: line, detail: "box has x1 > x2 or y1 > y2")
-        }
+        if let problem = boxProblem(c) { throw .annotation(file: file, line: line, detail: problem) }
+        c = c.map { min(1, max(0, $0)) }
         return (c[0], c[1], c[2], c[3])
+    }
+
+    /// The one rule for an AVA box `[x1, y1, x2, y2]`, shared by the dataset adapter and the
+    /// evaluator (`bench eval ava`): normalised coordinates (within 0.001 of [0, 1]),
+    /// `x1 ≤ x2` and `y1 ≤ y2`. Nil when the box is valid, else what is wrong.
+    public static func boxProblem(_ c: [Double]) -> String? {
+        for (v, name) in zip(c, ["x1", "y1", "x2", "y2"]) where !(-0.001...1.001).contains(v) {
+            return "\(name) = \(v) is outside [0, 1] (coordinates are normalised)"
+        }
+        guard c[0] <= c[2], c[1] <= c[3] else { return "box has x1 > x2 or y1 > y2" }
+        return nil
     }
 
     static func second(_ s: String, file: String, line: Int) throws(DatasetError) -> Int {

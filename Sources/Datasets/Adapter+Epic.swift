@@ -59,11 +59,18 @@ public enum EpicAdapter {
     }
 
     static func videoFPS(_ path: String) throws(DatasetError) -> [String: Double] {
-        var out: [String: Double] = [:]
+        try videoInfo(path).mapValues(\.fps)
+    }
+
+    /// Per video: frame rate and duration in seconds (`EPIC_video_info.csv`).
+    static func videoInfo(_ path: String) throws(DatasetError) -> [String: (fps: Double, duration: Double)] {
+        var out: [String: (fps: Double, duration: Double)] = [:]
         for r in try TextTable.csv(path, header: ["video", "resolution", "duration", "fps"], minFields: 4) {
             let fps = try TextTable.double(r.fields[3], "fps", file: path, line: r.line)
             guard fps > 0 else { throw .annotation(file: path, line: r.line, detail: "fps must be positive") }
-            out[r.fields[0].trimmingCharacters(in: .whitespaces)] = fps
+            let duration = try TextTable.double(r.fields[2], "duration", file: path, line: r.line)
+            guard duration > 0 else { throw .annotation(file: path, line: r.line, detail: "duration must be positive") }
+            out[r.fields[0].trimmingCharacters(in: .whitespaces)] = (fps, duration)
         }
         return out
     }
@@ -71,7 +78,8 @@ public enum EpicAdapter {
     static func load(_ entry: DatasetEntry, split: SplitName) throws(DatasetError) -> DatasetSplit {
         let verbs = try classList(try Dataset.required(entry.verbClasses, "verb_classes", entry))
         let nouns = try classList(try Dataset.required(entry.nounClasses, "noun_classes", entry))
-        let fpsByVideo = try entry.videoInfo.map { (p) throws(DatasetError) in try videoFPS(p) } ?? [:]
+        let info = try entry.videoInfo.map { (p) throws(DatasetError) in try videoInfo(p) } ?? [:]
+        let fpsByVideo = info.mapValues(\.fps)
         let csv = try Dataset.required(entry.train, "train", entry)
         var segments: [String: [EpicSegment]] = [:]
         var participant: [String: String] = [:]
@@ -85,6 +93,11 @@ public enum EpicAdapter {
             let start = try seconds(f[4], file: csv, line: r.line)
             let stop = try seconds(f[5], file: csv, line: r.line)
             guard stop >= start else { throw .annotation(file: csv, line: r.line, detail: "stop_timestamp is before start_timestamp") }
+            // Past the video's end (beyond one frame of rounding) the segment cannot be observed.
+            if let v = info[video], stop > v.duration + 1 / v.fps {
+                throw .annotation(file: csv, line: r.line,
+                                  detail: "stop_timestamp \(f[5]) is past the end of \(video) (\(v.duration) s in \(entry.videoInfo ?? "video_info"))")
+            }
             let verb = try TextTable.int(f[9], "verb_class", file: csv, line: r.line)
             let noun = try TextTable.int(f[11], "noun_class", file: csv, line: r.line)
             guard verbs.indices.contains(verb) else { throw .annotation(file: csv, line: r.line, detail: "verb_class \(verb) is not in the verb classes") }

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// Readers of the AVA evaluation files. Every reader has a text form (`parse…`, with the
@@ -11,6 +12,12 @@ public enum AVAFiles {
         var rows: [AVAGroundTruthRow] = []
         try forEachRecord(text, file: file) { fields, line in
             let common = try commonColumns(fields, file: file, line: line)
+            // Ground truth follows the dataset adapter's box rule, so `bench eval ava` and
+            // `datasets check` accept the same files (detector boxes may overhang the frame).
+            let b = common.box
+            if let problem = AVAAdapter.boxProblem([b.x1, b.y1, b.x2, b.y2]) {
+                throw AVAError.malformedLine(file: file, line: line, reason: problem)
+            }
             let person = fields.count == 8 ? try number(fields[7], "person_id", file: file, line: line) : 1
             rows.append(AVAGroundTruthRow(keyframe: common.keyframe, box: common.box,
                                           actionID: common.actionID, personID: person))

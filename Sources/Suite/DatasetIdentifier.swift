@@ -11,10 +11,30 @@ import Media
 public struct DatasetIdentifier: Sendable {
     public var manifest: URL
     public var scale: Scale
-    public init(manifest: URL, scale: Scale) { self.manifest = manifest; self.scale = scale }
+    /// Whether every path the entry names must exist (set when a run is about to start; a
+    /// plan alone also serves to price the paper scale on a machine without its data).
+    public var checkPaths: Bool
+
+    public init(manifest: URL, scale: Scale, checkPaths: Bool = false) {
+        self.manifest = manifest; self.scale = scale; self.checkPaths = checkPaths
+    }
+
+    /// The problem with each dataset of `plan` whose files are missing (empty when none).
+    public func missingData(_ plan: Plan) -> [String] {
+        var out: [String] = []
+        for name in Set(plan.stages.compactMap(\.dataset)).sorted() {
+            do {
+                try DatasetManifest.load(manifest.path, scale: scale.rawValue, checkPaths: false).entry(name).checkPaths()
+            } catch {
+                out.append("\(error)")
+            }
+        }
+        return out
+    }
 
     public func identity(_ name: String) throws -> String {
         let entry = try DatasetManifest.load(manifest.path, scale: scale.rawValue, checkPaths: false).entry(name)
+        if checkPaths { try entry.checkPaths() }
         var text = "\(entry.name)|\(entry.format.rawValue)|\(entry.splitNumber)|\(String(describing: entry.decode))"
         for (key, path) in entry.annotationFiles {
             text += "\n" + key + "=" + Self.contentHash(path)

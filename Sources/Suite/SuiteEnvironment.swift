@@ -24,6 +24,8 @@ public struct SuiteEnvironment {
     public var scale: Scale
     /// Seeds replacing every suite's `seed` axis (`--seeds`), or nil for the suites' own.
     public var seeds: [Int]? = nil
+    /// Whether planning requires every dataset file to exist (before a run starts).
+    public var requireData = false
 
     public init(suitesDirectory: URL, manifest: URL, store: URL, reports: URL, progress: ProgressSink,
                 scale: Scale, cacheDirectory: URL = URL(fileURLWithPath: "cache"), executors: ExecutorRegistry? = nil) throws {
@@ -40,7 +42,7 @@ public struct SuiteEnvironment {
     public var publisher: ReportPublisher { ReportPublisher(store: store, reports: reports, progress: progress) }
 
     public func plan(_ name: String, scale: Scale) throws -> Plan {
-        let datasets = DatasetIdentifier(manifest: manifest, scale: scale)
+        let datasets = DatasetIdentifier(manifest: manifest, scale: scale, checkPaths: requireData)
         return try Planner(executors: executors, datasetIdentity: datasets.identity).plan(load(name), scale: scale, seeds: seeds)
     }
 

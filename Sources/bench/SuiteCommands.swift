@@ -73,8 +73,11 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var options: SuiteOptions
 
     func run() throws {
-        let env = try options.environment()
+        var env = try options.environment()
         try env.refuseUnaffordable(scale: options.scale)
+        _ = try env.plan(suite, scale: options.scale)  // every setting checked before anything is written
+        try env.prepareDatasets(scale: options.scale)
+        env.requireData = true
         let plan = try env.plan(suite, scale: options.scale)
         try env.run(plan, jobs: options.jobs)
         try env.writeReport(plan)
@@ -93,9 +96,11 @@ struct AllCommand: ParsableCommand {
     @OptionGroup var options: SuiteOptions
 
     func run() throws {
-        let env = try options.environment()
+        var env = try options.environment()
         try env.refuseUnaffordable(scale: options.scale)
+        for name in try env.allSuites() { _ = try env.plan(name, scale: options.scale) }  // checked before anything is written
         try env.prepareDatasets(scale: options.scale)
+        env.requireData = true
         let plans = try env.allSuites().map { try env.plan($0, scale: options.scale) }
         for plan in plans { try env.run(plan, jobs: options.jobs) }
         let provenance = env.provenance()
@@ -144,7 +149,14 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let env = try options.environment()
         let plan = try env.plan(suite, scale: options.scale)
-        guard let explain else { print(try env.describePlan(plan)); return }
+        guard let explain else {
+            print(try env.describePlan(plan), terminator: "")
+            for problem in DatasetIdentifier(manifest: env.manifest, scale: options.scale).missingData(plan) {
+                let what = options.scale == .paper ? "`bench run` would stop here" : "`bench run` and `bench all` generate the synthetic data when they are missing"
+                print("note: \(problem) (\(what))")
+            }
+            return
+        }
         let chosen = plan.stages.filter { $0.id == explain || $0.key == explain }
         guard !chosen.isEmpty else {
             throw ValidationError("no stage '\(explain)' in \(suite) at scale \(options.scale.rawValue); stages: \(plan.stages.map(\.key).joined(separator: ", "))")

@@ -171,6 +171,10 @@ final class AdapterTests: XCTestCase {
         try TestSupport.write("\(header)\n0,P01,P01_01,open door,00:00:01.50,00:00:03.37,91,203,open,9,door,1,['door'],[1]\n", d, "e/labels.csv")
         text = TestSupport.errorText { _ = try Dataset.load(e, split: .train) }
         XCTAssertTrue(text.hasPrefix(d + "/e/labels.csv:2: verb_class 9"), text)
+        // A segment ending past its video's end (100 s in the video info) cannot be observed.
+        try TestSupport.write("\(header)\n2,P02,P02_03,take door,00:01:38.00,00:01:45.00,4900,5250,take,0,door,1,['door'],[1]\n", d, "e/labels.csv")
+        text = TestSupport.errorText { _ = try Dataset.load(e, split: .train) }
+        XCTAssertTrue(text.hasPrefix(d + "/e/labels.csv:2: stop_timestamp 00:01:45.00 is past the end of P02_03"), text)
     }
 
     func testCSVQuotingRoundTrip() throws {

@@ -35,6 +35,18 @@ final class AVAParseTests: XCTestCase {
         XCTAssertEqual(rows[1].keyframe, AVAKeyframe(videoID: "v", timestamp: 905))
     }
 
+    /// The evaluator applies the dataset adapter's box rule, so `bench eval ava` and
+    /// `datasets check` accept the same boxes.
+    func testBoxesFollowTheDatasetRule() {
+        for (row, says) in [("v,902,0.5,0.2,0.3,0.4,1,0", "x1 > x2"), ("v,902,0.1,0.2,1.3,0.4,1,0", "x2 = 1.3 is outside [0, 1]")] {
+            XCTAssertThrowsError(try AVAFiles.parseGroundTruth(row + "\n", file: "gt.csv")) { error in
+                XCTAssertTrue("\(error)".contains("gt.csv") && "\(error)".contains(says), "\(error)")
+            }
+        }
+        // Detections are read as the official evaluator reads them: any finite box.
+        XCTAssertNoThrow(try AVAFiles.parseDetections("v,902,-0.02,0.2,0.3,0.4,1,0.5\n", file: "det.csv"), "detector boxes may overhang")
+    }
+
     func testMalformedCSVLinesNameFileAndLine() {
         assertMalformed(file: "gt.csv", line: 2, containing: "found 6") {
             _ = try AVAFiles.parseGroundTruth("v,902,0.1,0.2,0.3,0.4,1,0\nv,902,0.1,0.2,0.3,0.4\n", file: "gt.csv")

@@ -191,4 +191,23 @@ final class ConfigurationTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("--seeds needs a `seed` axis"), "\($0)")
         }
     }
+
+    /// Before a run, a dataset whose root is missing is an error naming the manifest line and
+    /// key; a plan alone reports it without failing (it also prices the paper scale).
+    func testMissingDatasetRootStopsARunBeforeItStarts() throws {
+        let folder = dir.appendingPathComponent("missing")
+        try write(sharedSuite.replacingOccurrences(of: "NAME", with: "s").replacingOccurrences(of: "kind: fine,", with: "kind: fine, dataset: ucf101,"),
+                  "s.yaml", in: folder.appendingPathComponent("Suites"))
+        try write("datasets:\n  - name: ucf101\n    format: ucf101\n    root: data/nowhere\n    annotations: data/ann\n    split: 1\n", "datasets.yaml", in: folder)
+        var env = try SuiteEnvironment(suitesDirectory: folder.appendingPathComponent("Suites"), manifest: folder.appendingPathComponent("datasets.yaml"),
+                                       store: folder.appendingPathComponent("runs"), reports: folder.appendingPathComponent("reports"),
+                                       progress: ProgressSink(quiet: true), scale: .paper,
+                                       executors: ExecutorRegistry([FakeExecutor(kind: "pre"), FakeExecutor(kind: "fine")]))
+        let plan = try env.plan("s", scale: .paper)
+        let notes = DatasetIdentifier(manifest: env.manifest, scale: .paper).missingData(plan)
+        XCTAssertEqual(notes.count, 1)
+        XCTAssertTrue(notes[0].contains("datasets.yaml:4") && notes[0].contains("'root'"), notes[0])
+        env.requireData = true
+        XCTAssertThrowsError(try env.plan("s", scale: .paper)) { XCTAssertTrue("\($0)".contains("does not exist"), "\($0)") }
+    }
 }
