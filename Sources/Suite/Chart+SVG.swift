@@ -40,8 +40,8 @@ public enum SVGChart {
         let left = labelWidth, right = width - noteWidth
         let rowHeight = 24.0
         var svg = SVG()
-        var y = 24.0
-        svg.text(title, x: 12, y: y, size: 15, weight: "bold")
+        var y = 6.0
+        for line in wrap(title, columns: 84) { y += 18; svg.text(line, x: 12, y: y, size: 15, weight: "bold") }
         y += 18
         svg.text(subtitle, x: 12, y: y, size: 12, fill: "#555")
         y += 20
@@ -88,6 +88,16 @@ public enum SVGChart {
         return svg.document(width: width, height: y + 4)
     }
 
+    /// Splits text at spaces into lines of at most `columns` characters (longer words stay whole).
+    static func wrap(_ text: String, columns: Int) -> [String] {
+        var lines: [String] = [], current = ""
+        for word in text.split(separator: " ") {
+            if !current.isEmpty && current.count + 1 + word.count > columns { lines.append(current); current = "" }
+            current += (current.isEmpty ? "" : " ") + word
+        }
+        return lines + (current.isEmpty ? [] : [current])
+    }
+
     // MARK: Line charts of training curves
 
     public struct Series: Sendable {
@@ -106,8 +116,8 @@ public enum SVGChart {
     public static func lines(title: String, subtitle: String, xLabel: String, panels: [LinePanel]) -> String {
         let left = 72.0, right = width - 190, panelHeight = 170.0
         var svg = SVG()
-        var y = 24.0
-        svg.text(title, x: 12, y: y, size: 15, weight: "bold")
+        var y = 6.0
+        for line in wrap(title, columns: 84) { y += 18; svg.text(line, x: 12, y: y, size: 15, weight: "bold") }
         y += 18
         svg.text(subtitle, x: 12, y: y, size: 12, fill: "#555")
         y += 8

@@ -206,9 +206,12 @@ public struct ReportWriter {
     func noiseFloors(_ table: Table) -> [NoiseFloor] {
         var order: [SuiteSpec.MetricRef] = []
         var parts: [String: [Part]] = [:]
+        var seen = Set<String>()
         for cell in table.cells.joined() {
             for p in cell.parts {
                 let name = "\(p.metric.stage).\(p.metric.metric)"
+                // Cells served by the same runs (a stage shared by several rows) count once.
+                guard seen.insert(name + " " + p.runs.map(\.identity).sorted().joined(separator: ",")).inserted else { continue }
                 if parts[name] == nil { order.append(p.metric) }
                 parts[name, default: []].append(p)
             }
@@ -289,6 +292,7 @@ public struct ReportWriter {
         for cell in table.cells.joined() {
             for metric in cell.column.parts { columnsOf["\(metric.stage).\(metric.metric)", default: []].insert(cell.column.label) }
         }
+        var shownRuns: [String: [Set<String>]] = [:]
         for (row, cells) in zip(table.rows, table.cells) {
             for cell in cells {
                 for (i, metric) in cell.column.parts.enumerated() {
@@ -298,8 +302,15 @@ public struct ReportWriter {
                         let single = columnsOf[name]!.count == 1 && cell.column.parts.count == 1
                         panels[name] = SVGChart.DotPanel(title: single ? "\(cell.column.label) (\(name))" : name, rows: [])
                     }
-                    var label = rowLabel(report, row).joined(separator: " · ")
+                    // A row is named by the row axes its stage runs over; rows that the same
+                    // runs serve (a pretraining shared by every initialisation row) are shown once.
+                    let over = plan.suite.stage(metric.stage)?.over ?? report.rows
+                    var label = report.rows.filter(over.contains).map { report.rowLabels[row[$0]!] ?? row[$0]! }.joined(separator: " · ")
                     if columnsOf[name]!.count > 1 { label += (label.isEmpty ? "" : " · ") + cell.column.label }
+                    if label.isEmpty { label = metric.stage }
+                    let identities = Set(cell.parts.count > i ? cell.parts[i].runs.map(\.identity) : [])
+                    if !identities.isEmpty, shownRuns[name, default: []].contains(identities) { continue }
+                    if !identities.isEmpty { shownRuns[name, default: []].append(identities) }
                     var paper: Double? = nil
                     if let ref = cell.reference, i < ref.count, case .number(let x) = ref[i] { paper = x }
                     var dot = SVGChart.DotRow(label: label, paper: paper)
