@@ -215,9 +215,6 @@ public enum Statistics {
             if i.upper < 0 { return .contradicted }
             return .inconclusive
         }
-        public static func == (a: Comparison, b: Comparison) -> Bool {
-            a.n == b.n && a.difference == b.difference && a.standardError == b.standardError && a.degreesOfFreedom == b.degreesOfFreedom
-        }
     }
 
     /// Combines the seed-to-seed variation of the per-seed differences `d` with the

@@ -90,6 +90,17 @@ final class VerdictReportTests: XCTestCase {
         XCTAssertTrue(judge.line(plan.suite.claims[1]).contains("not measured"), judge.line(plan.suite.claims[1]))
     }
 
+    /// A seed one side lacks is left out: d = (0.10, 0.05), SE = 0.025, t_{0.975,1} = 12.706.
+    func testUnpairedSeedsAreLeftOut() throws {
+        let (plan, results, _) = try run(seeds: [0, 1, 2], [
+            "2,0": StageOutcome(metrics: ["acc": 0.80]), "2,1": StageOutcome(metrics: ["acc": 0.75]),
+            "2,2": StageOutcome(metrics: ["acc": 0.70]),
+            "1,0": StageOutcome(metrics: ["acc": 0.70]), "1,1": StageOutcome(metrics: ["acc": 0.70]),
+        ])
+        let line = ClaimJudge(plan: plan, results: results).line(plan.suite.claims[0])
+        XCTAssertEqual(line, "VTHCL beats random: **inconclusive** (n = 2; Δ = 7.5 points, 95 % CI [−24.3, 39.3] over seeds; 1 unpaired run left out; 77.5 vs 70.0, ucf.acc).")
+    }
+
     func testOneSeedWithoutItemsIsInconclusiveWithoutInterval() throws {
         let (plan, results, _) = try run(seeds: [0], [
             "2,0": StageOutcome(metrics: ["acc": 0.656]), "1,0": StageOutcome(metrics: ["acc": 0.781]),
