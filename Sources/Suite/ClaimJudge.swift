@@ -1,33 +1,155 @@
 import Foundation
 
-/// Checks a suite's claims against stored results.
+/// One stored run of a metric: what the claim test and the noise floor read.
+struct MetricRun {
+    var identity: String
+    var seed: Int
+    /// Values of the axes runs are paired on (besides the seed).
+    var key: [String: String]
+    var value: Double
+    /// Per-test-item values whose mean is `value` (nil when the stage stored none).
+    var items: [Double]?
+    /// The test set the items come from (runs on one test set are resampled together).
+    var testSet: String
+
+    var sample: Statistics.ItemSample? { items.map { Statistics.ItemSample(items: $0, testSet: testSet) } }
+}
+
+extension Plan {
+    /// The stored runs of `metric` over the cells matching `filter`, one per stage instance.
+    func runs(_ metric: SuiteSpec.MetricRef, _ filter: [String: [String]], results: [String: StageResult],
+              pairAxes: Set<String> = []) -> [MetricRun] {
+        runs(metric, where: { matches($0, filter) }, results: results, pairAxes: pairAxes)
+    }
+
+    /// The same over the cells satisfying `inCell`.
+    func runs(_ metric: SuiteSpec.MetricRef, where inCell: ([String: String]) -> Bool, results: [String: StageResult],
+              pairAxes: Set<String> = []) -> [MetricRun] {
+        var out: [MetricRun] = []
+        var seen = Set<String>()
+        for cell in cells where inCell(cell) {
+            guard let stage = instance(of: metric.stage, for: cell), seen.insert(stage.identity).inserted,
+                  let r = results[stage.identity], let v = r.metrics[metric.metric] else { continue }
+            let items = r.perItem[metric.metric].flatMap { $0.isEmpty ? nil : $0 }
+            out.append(MetricRun(identity: stage.identity, seed: r.seed, key: stage.axes.filter { pairAxes.contains($0.key) },
+                                 value: v, items: items, testSet: r.dataset ?? stage.identity))
+        }
+        return out
+    }
+}
+
+/// Judges a suite's claims from stored results: a paired comparison over seeds combined
+/// with the test-set bootstrap (`Statistics.pairedComparison`, `docs/statistics.md`).
 public struct ClaimJudge {
     public var plan: Plan
     public var results: [String: StageResult]
+    public init(plan: Plan, results: [String: StageResult]) { self.plan = plan; self.results = results }
 
-    /// Mean of a metric over the plan's cells matching `filter` (nil when none is stored).
-    func mean(_ metric: SuiteSpec.MetricRef, _ filter: [String: [String]]) -> (Double, Int)? {
-        var values: [Double] = []
-        var seen = Set<String>()
-        for cell in plan.cells where matches(cell, filter) {
-            guard let stage = plan.instance(of: metric.stage, for: cell), seen.insert(stage.identity).inserted,
-                  let v = results[stage.identity]?.metrics[metric.metric] else { continue }
-            values.append(v)
-        }
-        return values.isEmpty ? nil : (values.reduce(0, +) / Double(values.count), values.count)
+    /// A claim's comparison and what it was computed from.
+    public struct Evaluation {
+        public var comparison: Statistics.Comparison
+        /// Means of the paired runs of each side.
+        public var meanBetter: Double
+        public var meanThan: Double
+        /// Whether each side's test-set uncertainty entered (every paired run had per-item values).
+        public var itemsBetter: Bool
+        public var itemsThan: Bool
+        /// Runs with no partner on the other side (left out).
+        public var unpaired: Int
     }
 
-    /// One line of the index: the claim, its verdict at this scale and the numbers.
+    struct PairKey: Hashable { var seed: Int; var axes: [String: String] }
+
+    /// The claim's comparison, or nil when a side has no stored run or no runs pair up.
+    public func evaluate(_ claim: SuiteSpec.Claim) -> Evaluation? {
+        let other = claim.thanMetric ?? claim.metric
+        // Runs are paired on the seed and on every axis both stages run over that neither
+        // filter names (the backbone, say); a `than_metric` claim on one stage pairs within each run.
+        let filtered = Set(claim.better.keys).union(claim.than.keys)
+        let overA = Set(plan.suite.stage(claim.metric.stage)?.over ?? []), overB = Set(plan.suite.stage(other.stage)?.over ?? [])
+        let pairAxes = overA.intersection(overB).subtracting(filtered).subtracting(["seed"])
+        let a = plan.runs(claim.metric, claim.better, results: results, pairAxes: pairAxes)
+        let b = plan.runs(other, claim.than, results: results, pairAxes: pairAxes)
+        guard !a.isEmpty, !b.isEmpty else { return nil }
+        let groupsA = Dictionary(grouping: a.indices) { PairKey(seed: a[$0].seed, axes: a[$0].key) }
+        let groupsB = Dictionary(grouping: b.indices) { PairKey(seed: b[$0].seed, axes: b[$0].key) }
+        let keys = Set(groupsA.keys).intersection(groupsB.keys)
+        guard !keys.isEmpty else { return nil }
+        let seeds = Set(keys.map(\.seed)).sorted()
+        let keysBySeed = seeds.map { s in keys.filter { $0.seed == s }.sorted { "\($0.axes.sorted { $0.key < $1.key })" < "\($1.axes.sorted { $0.key < $1.key })" } }
+        let pairedA = keys.flatMap { groupsA[$0]! }, pairedB = keys.flatMap { groupsB[$0]! }
+
+        // d_s: per seed, the mean over its paired keys of (mean of A's runs − mean of B's runs).
+        func differences(_ valueA: (Int) -> Double, _ valueB: (Int) -> Double) -> [Double] {
+            keysBySeed.map { ks in
+                Statistics.mean(ks.map { k in
+                    Statistics.mean(groupsA[k]!.map(valueA)) - Statistics.mean(groupsB[k]!.map(valueB))
+                })
+            }
+        }
+        let d = differences({ a[$0].value }, { b[$0].value })
+
+        // The test-set part: resample test items (jointly for runs on one test set) and
+        // recompute the mean difference; a side without per-item values for every run stays fixed.
+        let itemsA = pairedA.allSatisfy { a[$0].items != nil }, itemsB = pairedB.allSatisfy { b[$0].items != nil }
+        var itemVariance: Double? = nil
+        if itemsA || itemsB {
+            var samples: [Statistics.ItemSample] = []
+            var slotA: [Int: Int] = [:], slotB: [Int: Int] = [:]
+            if itemsA { for i in pairedA.sorted() { slotA[i] = samples.count; samples.append(a[i].sample!) } }
+            if itemsB { for i in pairedB.sorted() { slotB[i] = samples.count; samples.append(b[i].sample!) } }
+            let reps = Statistics.bootstrap(samples) { means in
+                Statistics.mean(differences({ slotA[$0].map { means[$0] } ?? a[$0].value },
+                                            { slotB[$0].map { means[$0] } ?? b[$0].value }))
+            }
+            itemVariance = Statistics.variance(reps)
+        }
+        let pairedIdentities = Set(pairedA.map { a[$0].identity } + pairedB.map { b[$0].identity })
+        let unpaired = Set(a.map(\.identity) + b.map(\.identity)).subtracting(pairedIdentities).count
+        return Evaluation(comparison: Statistics.pairedComparison(differences: d, itemVariance: itemVariance),
+                          meanBetter: Statistics.mean(pairedA.map { a[$0].value }),
+                          meanThan: Statistics.mean(pairedB.map { b[$0].value }),
+                          itemsBetter: itemsA, itemsThan: itemsB, unpaired: unpaired)
+    }
+
+    /// One line of the index: the claim, its verdict, n, the difference and its interval.
     public func line(_ claim: SuiteSpec.Claim) -> String {
         let other = claim.thanMetric ?? claim.metric
         let percent = plan.suite.report?.percent ?? true
-        func f(_ x: Double) -> String { String(format: "%.1f", percent ? x * 100 : x) }
-        guard let a = mean(claim.metric, claim.better), let b = mean(other, claim.than) else {
-            return "\(claim.text): not measured (stages not finished)."
-        }
-        let verdict = a.0 > b.0 ? "**holds**" : "**does not hold**"
         let names = other == claim.metric ? "\(claim.metric.stage).\(claim.metric.metric)"
             : "\(claim.metric.stage).\(claim.metric.metric) vs \(other.stage).\(other.metric)"
-        return "\(claim.text): \(verdict) at this scale (\(f(a.0)) vs \(f(b.0)), \(names))."
+        guard let e = evaluate(claim) else {
+            let measured = !plan.runs(claim.metric, claim.better, results: results).isEmpty
+                && !plan.runs(other, claim.than, results: results).isEmpty
+            return measured ? "\(claim.text): not judged (no runs pair up by seed, \(names))."
+                : "\(claim.text): not measured (stages not finished)."
+        }
+        let c = e.comparison
+        let f = { (x: Double) in NumberText.plain(x, percent: percent) }
+        let unit = percent ? " points" : ""
+        var text = "\(claim.text): **\(c.verdict.rawValue)** (n = \(c.n); Δ = \(f(c.difference))\(unit)"
+        if let i = c.interval {
+            let over = c.n >= 2 ? (e.itemsBetter || e.itemsThan ? "over seeds and test items" : "over seeds") : "over test items"
+            text += ", \(Int(Statistics.confidence * 100)) % CI [\(f(i.lower)), \(f(i.upper))] \(over)"
+        } else {
+            text += ", no interval: one seed and no per-item results"
+        }
+        if e.unpaired > 0 { text += "; \(e.unpaired) unpaired run\(e.unpaired == 1 ? "" : "s") left out" }
+        return text + "; \(f(e.meanBetter)) vs \(f(e.meanThan)), \(names))."
+    }
+}
+
+/// Numbers as the reports print them.
+enum NumberText {
+    /// One decimal for percentages (×100), two otherwise, with a real minus sign and no "−0.0".
+    static func plain(_ x: Double, percent: Bool, decimals: Int? = nil) -> String {
+        let places = decimals ?? (percent ? 1 : 2)
+        var s = String(format: "%.\(places)f", percent ? x * 100 : x)
+        if s.hasPrefix("-") {
+            s.removeFirst()
+            if s.allSatisfy({ $0 == "0" || $0 == "." }) { return s }
+            return "−" + s
+        }
+        return s
     }
 }

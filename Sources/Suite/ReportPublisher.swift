@@ -21,10 +21,18 @@ public struct ReportPublisher {
         guard let report = plan.suite.report else { return }
         try FileManager.default.createDirectory(at: reports, withIntermediateDirectories: true)
         let stored = try results(plan)
-        var md = ReportWriter().render(plan: plan, results: stored, provenance: given)
+        let folder = reports.appendingPathComponent("figures")
+        // The chart of the table's cells, embedded under the table.
+        var chartLink: String? = nil
+        if let svg = ReportWriter().chart(plan: plan, results: stored) {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let name = "\(plan.suite.name)-cells.svg"
+            try svg.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            chartLink = "figures/\(name)"
+        }
+        var md = ReportWriter().render(plan: plan, results: stored, provenance: given, chart: chartLink)
         // Figures (artifacts named figure.N) are copied beside the report and embedded.
         var figures = ""
-        let folder = reports.appendingPathComponent("figures")
         for stage in plan.stages {
             guard let r = stored[stage.identity] else { continue }
             for key in r.artifacts.keys.filter({ $0.hasPrefix("figure.") }).sorted() {
@@ -37,6 +45,19 @@ public struct ReportPublisher {
             }
         }
         if !figures.isEmpty { md += "\n## Figures\n" + figures }
+        // Training curves of every stage that kept an epoch log.
+        var curves = ""
+        for stage in plan.stages {
+            guard stored[stage.identity] != nil,
+                  let log = try? Data(contentsOf: store.directory(stage.identity).appendingPathComponent("epochs.json")),
+                  let svg = SVGChart.epochCurves(log, title: stage.key, subtitle: "\(stage.kind) on \(stage.dataset ?? "–"), stage \(stage.shortIdentity)")
+            else { continue }
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let name = "\(plan.suite.name)-\(stage.shortIdentity)-curves.svg"
+            try svg.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            curves += "\n**\(stage.key)**:\n\n![Training curves of \(stage.key)](figures/\(name))\n"
+        }
+        if !curves.isEmpty { md += "\n## Training curves\n\nPer epoch, from the stage's epoch log (`epochs.json` in the run store).\n" + curves }
         let url = reports.appendingPathComponent(report.file)
         try md.write(to: url, atomically: true, encoding: .utf8)
         progress.log("report  \(url.path)")
@@ -57,6 +78,10 @@ public struct ReportPublisher {
         } else {
             out += "\n\n"
         }
+        out += "Each claim is judged at \(Int(Statistics.confidence * 100)) % confidence: **holds** when the interval of the difference "
+        out += "lies above 0, **contradicted** when below, **inconclusive** otherwise. n counts seeds; the interval pairs runs by "
+        out += "seed and adds the test-set uncertainty where per-item results are stored ([method](../docs/statistics.md); "
+        out += "intervals are per claim, not corrected for the number of claims).\n\n"
         for plan in plans {
             let stored = try results(plan)
             out += "## [\(plan.suite.title)](\(plan.suite.report?.file ?? ""))\n\n"

@@ -205,7 +205,7 @@ final class SuiteTests: XCTestCase {
                                        provenance: Provenance(gitCommit: "abc", manifestHash: "m", versions: [("FFmpeg", "5.1")],
                                                               machine: "test", date: "today"))
         // random: seeds 0, 1 → 50.0, 51.0 → mean 50.5 ± 0.7; paper 68.0 → Δ −17.5.
-        XCTAssertTrue(md.contains("| r18 | random | **50.5 ± 0.7** (paper 68.0, Δ -17.5) |"), md)
+        XCTAssertTrue(md.contains("| r18 | random | **50.5 ± 0.7** (n = 2; paper 68.0, Δ -17.5) |"), md)
         XCTAssertTrue(md.contains("| r18 | imagenet | not reproducible offline [1] |"), md)
         XCTAssertTrue(md.contains("[1] needs ImageNet weights"), md)
         XCTAssertTrue(md.contains("| Prior (quoted) |  | 61.2 |"), md)

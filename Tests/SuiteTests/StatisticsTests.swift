@@ -1,0 +1,111 @@
+import Foundation
+@testable import Suite
+import XCTest
+
+/// The statistics of the verdicts against values worked out by hand (or in the tables).
+final class StatisticsTests: XCTestCase {
+    func testTQuantilesMatchTheTables() {
+        // Two-sided 95 % critical values, t_{0.975, df}.
+        let table: [(Double, Double)] = [(1, 12.7062), (2, 4.3027), (3, 3.1824), (4, 2.7764), (10, 2.2281),
+                                         (30, 2.0423), (.infinity, 1.95996)]
+        for (df, expected) in table {
+            XCTAssertEqual(Statistics.tQuantile(0.975, df: df), expected, accuracy: 5e-4, "df \(df)")
+        }
+        XCTAssertEqual(Statistics.tQuantile(0.95, df: 5), 2.0150, accuracy: 5e-4)
+        XCTAssertEqual(Statistics.tQuantile(0.025, df: 4), -2.7764, accuracy: 5e-4)
+        XCTAssertEqual(Statistics.tQuantile(0.5, df: 3), 0)
+        // Fractional degrees of freedom lie between their neighbours.
+        let q = Statistics.tQuantile(0.975, df: 2.5)
+        XCTAssertTrue(q < 4.3027 && q > 3.1824, "\(q)")
+        // The CDF: t = 1 with one degree of freedom is the Cauchy's 3/4.
+        XCTAssertEqual(Statistics.tCDF(1, df: 1), 0.75, accuracy: 1e-12)
+        XCTAssertEqual(Statistics.tCDF(0, df: 7), 0.5, accuracy: 1e-12)
+    }
+
+    func testMeanAndSampleStandardDeviation() {
+        let xs = [2.0, 4, 4, 4, 5, 5, 7, 9]
+        XCTAssertEqual(Statistics.mean(xs), 5)
+        // Σ(x − 5)² = 32, over n − 1 = 7.
+        XCTAssertEqual(Statistics.standardDeviation(xs)!, (32.0 / 7).squareRoot(), accuracy: 1e-12)
+        XCTAssertNil(Statistics.standardDeviation([3]))
+        XCTAssertEqual(Statistics.quantile(sorted: [1, 2, 3, 4], 0.5), 2.5)
+    }
+
+    /// d = (0.10, 0.05, 0.05): mean 0.0667, s = 0.0289, SE = s/√3 = 0.01667,
+    /// t_{0.975,2} = 4.3027 → half-width 0.0717 → [−0.0050, 0.1384]: inconclusive.
+    func testPairedIntervalByHand() {
+        let c = Statistics.pairedComparison(differences: [0.80 - 0.70, 0.75 - 0.70, 0.70 - 0.65], itemVariance: nil)
+        XCTAssertEqual(c.n, 3)
+        XCTAssertEqual(c.difference, 0.066667, accuracy: 1e-6)
+        XCTAssertEqual(c.standardError!, 0.016667, accuracy: 1e-6)
+        XCTAssertEqual(c.degreesOfFreedom, 2)
+        XCTAssertEqual(c.interval!.lower, -0.005044, accuracy: 1e-5)
+        XCTAssertEqual(c.interval!.upper, 0.138378, accuracy: 1e-5)
+        XCTAssertEqual(c.verdict, .inconclusive)
+    }
+
+    /// d = (0.10, 0.08, 0.12): mean 0.10, s = 0.02, SE = 0.011547, half-width 0.049683.
+    func testVerdictHoldsAndIsContradicted() {
+        let up = Statistics.pairedComparison(differences: [0.10, 0.08, 0.12], itemVariance: nil)
+        XCTAssertEqual(up.interval!.lower, 0.050317, accuracy: 1e-5)
+        XCTAssertEqual(up.interval!.upper, 0.149683, accuracy: 1e-5)
+        XCTAssertEqual(up.verdict, .holds)
+        let down = Statistics.pairedComparison(differences: [-0.10, -0.08, -0.12], itemVariance: nil)
+        XCTAssertEqual(down.interval!.upper, -0.050317, accuracy: 1e-5)
+        XCTAssertEqual(down.verdict, .contradicted)
+    }
+
+    /// The seed part s²/n = 0.0004/3 plus a test-set variance of 0.0004: SE² = 0.00053333,
+    /// df = (SE²)² (n − 1) / (s²/n)² = 4² · 2 = 32, t_{0.975,32} = 2.0369 → half-width 0.047041.
+    func testSeedAndTestSetPartsCombine() {
+        let c = Statistics.pairedComparison(differences: [0.10, 0.08, 0.12], itemVariance: 0.0004)
+        XCTAssertEqual(c.standardError!, 0.0230940, accuracy: 1e-6)
+        XCTAssertEqual(c.degreesOfFreedom!, 32, accuracy: 1e-9)
+        XCTAssertEqual(c.interval!.lower, 0.10 - 0.047041, accuracy: 1e-5)
+        XCTAssertEqual(c.verdict, .holds)
+    }
+
+    /// One seed: without per-item values nothing can be said; with them, the bootstrap's
+    /// standard error gives a normal interval (0.125 ± 1.96 · 0.05).
+    func testOneSeed() {
+        let bare = Statistics.pairedComparison(differences: [-0.125], itemVariance: nil)
+        XCTAssertNil(bare.interval)
+        XCTAssertNil(bare.standardError)
+        XCTAssertEqual(bare.verdict, .inconclusive)
+        let items = Statistics.pairedComparison(differences: [0.125], itemVariance: 0.0025)
+        XCTAssertEqual(items.degreesOfFreedom, .infinity)
+        XCTAssertEqual(items.interval!.lower, 0.125 - 0.097998, accuracy: 1e-5)
+        XCTAssertEqual(items.interval!.upper, 0.125 + 0.097998, accuracy: 1e-5)
+        XCTAssertEqual(items.verdict, .holds)
+    }
+
+    func testBootstrapIsSeededAndMatchesTheBinomialVariance() {
+        // 40 items, 24 correct: the mean's variance is p(1 − p)/m = 0.24/40 = 0.006.
+        let items = (0..<40).map { $0 < 24 ? 1.0 : 0.0 }
+        let sample = [Statistics.ItemSample(items: items, testSet: "t")]
+        let a = Statistics.bootstrap(sample) { $0[0] }, b = Statistics.bootstrap(sample) { $0[0] }
+        XCTAssertEqual(a, b, "the bootstrap must be deterministic")
+        XCTAssertEqual(a.count, Statistics.replicates)
+        XCTAssertEqual(Statistics.variance(a), 0.006, accuracy: 0.0008)
+        let interval = Statistics.bootstrapMeanInterval(sample)
+        // ≈ 0.6 ± 1.96 · 0.0775.
+        XCTAssertEqual(interval.lower, 0.45, accuracy: 0.03)
+        XCTAssertEqual(interval.upper, 0.75, accuracy: 0.03)
+        let constant = Statistics.bootstrapMeanInterval([Statistics.ItemSample(items: [1, 1, 1], testSet: "t")])
+        XCTAssertEqual(constant.lower, 1); XCTAssertEqual(constant.upper, 1)
+        // Samples of one test set are drawn together: a copy moves exactly with the original.
+        let twin = Statistics.bootstrap(sample + sample) { $0[0] - $0[1] }
+        XCTAssertTrue(twin.allSatisfy { $0 == 0 })
+        var rng = Statistics.Generator(seed: 1)
+        XCTAssertTrue((0..<1000).allSatisfy { _ in (0..<7).contains(rng.index(below: 7)) })
+    }
+
+    /// t · √(2 s²/n + 2 v): s = 0.05 over 3 seeds, no per-item values → 4.3027 · √(2 · 0.0025/3).
+    func testSmallestDecidableDifference() {
+        XCTAssertEqual(Statistics.smallestDecidableDifference(seedStd: 0.05, n: 3, cellVariance: nil)!,
+                       4.302653 * (2 * 0.0025 / 3).squareRoot(), accuracy: 1e-5)
+        XCTAssertEqual(Statistics.smallestDecidableDifference(seedStd: nil, n: 1, cellVariance: 0.001)!,
+                       1.959964 * 0.002.squareRoot(), accuracy: 1e-5)
+        XCTAssertNil(Statistics.smallestDecidableDifference(seedStd: nil, n: 1, cellVariance: nil))
+    }
+}
