@@ -45,6 +45,10 @@ public struct ClassifierSchedule: Sendable, Equatable, Codable {
     public var momentum: Float = 0.9
     public var weightDecay: Float = 1e-4
     public var warmupEpochs: Double = 0
+    /// Batch-norm groups a global batch is split into (contiguous equal slices, one forward
+    /// pass each, gradients averaged as one): one per rank when unset. A multiple of the rank
+    /// count; a one-process run with `shards: N` computes what N ranks compute.
+    public var shards: Int? = nil
 
     public init(epochs: Int, batchSize: Int, learningRate: Float, milestones: [Double]) {
         self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate; self.milestones = milestones
@@ -101,8 +105,14 @@ public final class ClassifierTrainer {
             throw ProcedureError("\(labelled.count) labelled training videos cannot fill a batch of \(schedule.batchSize)")
         }
         let steps = labelled.count / schedule.batchSize
+        let group = DataParallel.group
+        let shards = try DataParallel.shards(schedule.shards, in: group)
+        guard shards == 1 || schedule.batchSize % shards == 0 else {
+            throw DataParallelError("a batch of \(schedule.batchSize) cannot be split into \(shards) equal shards (one per rank unless set)")
+        }
         let fingerprint = try TrainingLoop.fingerprint(FingerprintFields(schedule: schedule, frames: frames, stride: stride,
-                                                                         videos: labelled.map(\.id), classes: model.fc.weight.shape[0]))
+                                                                         videos: labelled.map(\.id), classes: model.fc.weight.shape[0],
+                                                                         shards: shards > 1 && schedule.shards == nil ? shards : nil))
         let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL,
                                 format: Self.format, fingerprint: fingerprint)
         self.loop = loop
@@ -122,14 +132,36 @@ public final class ClassifierTrainer {
             optimizer.learningRate = lrSchedule.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
             var clips: [LabeledClip] = []
             for _ in 0..<batch { if let c = try loader?.next() { clips.append(c) } }
-            var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step)
             optimizer.zeroGrad()
-            let logits = model(Variable(Tensor.stack(clips.map(\.clip))), training: true, rng: &rng)
-            let loss = crossEntropy(logits: logits, targets: clips.map(\.label))
-            loss.backward()
+            var lossValue: Float
+            if shards == 1 {
+                var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step)
+                let logits = model(Variable(Tensor.stack(clips.map(\.clip))), training: true, rng: &rng)
+                let loss = crossEntropy(logits: logits, targets: clips.map(\.label))
+                loss.backward()
+                lossValue = loss.value.scalar
+            } else {
+                // Each shard's loss weighted by its share of the batch; dropout from the
+                // shard's own stream, so the result does not depend on which rank runs it.
+                var losses: [Float] = [0]
+                try DataParallel.forEachShard(DataParallel.localShards(shards, in: group), total: shards,
+                                              buffers: model.namedBuffers, in: group) { s in
+                    let r = DataParallel.slice(batch, shards: shards, shard: s)
+                    var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step, s)
+                    let part = Array(clips[r])
+                    let logits = model(Variable(Tensor.stack(part.map(\.clip))), training: true, rng: &rng)
+                    let loss = crossEntropy(logits: logits, targets: part.map(\.label))
+                    let w = Float(r.count) / Float(batch)
+                    scale(loss, by: w).backward()
+                    losses[0] += w * loss.value.scalar
+                }
+                try DataParallel.reduceGradients(optimizer.parameters, in: group)
+                try group.allreduceSum(&losses)
+                lossValue = losses[0]
+            }
             optimizer.step()
             try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
-                                          values: [("loss", Double(loss.value.scalar)), ("lr", Double(optimizer.learningRate))]))
+                                          values: [("loss", Double(lossValue)), ("lr", Double(optimizer.learningRate))]))
         })
     }
 
@@ -139,6 +171,7 @@ public final class ClassifierTrainer {
         var frames: Int, stride: Int
         var videos: [String]
         var classes: Int
+        var shards: Int?
     }
 
     /// Video- and clip-level accuracy on `records`: `clips` uniformly spread clips per video
