@@ -49,6 +49,14 @@ public enum DataParallel {
         return (group.rank * per)..<((group.rank + 1) * per)
     }
 
+    /// The items of a global batch of `batch` this rank loads and runs: its shards' slices,
+    /// which are contiguous. The whole batch in a world of one.
+    public static func localItems(_ batch: Int, shards: Int, in group: ProcessGroup) -> Range<Int> {
+        let local = localShards(shards, in: group)
+        return slice(batch, shards: shards, shard: local.lowerBound).lowerBound
+            ..< slice(batch, shards: shards, shard: local.upperBound - 1).upperBound
+    }
+
     /// The number of batch shards (batch-norm groups) a step uses: the configured one, or
     /// one per rank.
     public static func shards(_ configured: Int?, in group: ProcessGroup) throws -> Int {

@@ -119,19 +119,22 @@ public final class ClassifierTrainer {
         let lrSchedule = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones,
                                            warmup: schedule.warmupEpochs > 0 ? Warmup(epochs: schedule.warmupEpochs) : nil)
         let seed = self.seed, batch = schedule.batchSize
+        let items = group.size == 1 ? 0..<batch : DataParallel.localItems(batch, shards: shards, in: group)
         var loader: BatchLoader<LabeledClip>? = nil
         defer { loader?.stop() }
         try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, beginEpoch: { epoch, first in
             loader?.stop()
-            let ids = Array(self.order(labelled.count, epoch: epoch)[(first * batch)..<(steps * batch)])
-            loader = BatchLoader<LabeledClip>(count: ids.count, workers: workers, prefetch: 2 * batch) { i in
+            let all = Array(self.order(labelled.count, epoch: epoch)[(first * batch)..<(steps * batch)])
+            // Each rank loads its part of every batch (all of it in one process).
+            let ids = items == 0..<batch ? all : (0..<(all.count / batch)).flatMap { s in items.map { all[s * batch + $0] } }
+            loader = BatchLoader<LabeledClip>(count: ids.count, workers: workers, prefetch: 2 * items.count) { i in
                 let rng = RandomGeneratorBox.forItem(SeedStream(seed, "classifier.item"), epoch: epoch, index: ids[i])
                 return try builder.trainClip(labelled[ids[i]], index: ids[i], frames: frames, stride: stride, rng: rng)
             }
         }, step: { epoch, step in
             optimizer.learningRate = lrSchedule.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
             var clips: [LabeledClip] = []
-            for _ in 0..<batch { if let c = try loader?.next() { clips.append(c) } }
+            for _ in items { if let c = try loader?.next() { clips.append(c) } }
             optimizer.zeroGrad()
             var lossValue: Float
             if shards == 1 {
@@ -148,7 +151,7 @@ public final class ClassifierTrainer {
                                               buffers: model.namedBuffers, in: group) { s in
                     let r = DataParallel.slice(batch, shards: shards, shard: s)
                     var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step, s)
-                    let part = Array(clips[r])
+                    let part = Array(clips[(r.lowerBound - items.lowerBound)..<(r.upperBound - items.lowerBound)])
                     let logits = model(Variable(Tensor.stack(part.map(\.clip))), training: true, rng: &rng)
                     let loss = crossEntropy(logits: logits, targets: part.map(\.label))
                     let w = Float(r.count) / Float(batch)

@@ -10,8 +10,11 @@ public struct PretrainBatch: Sendable {
     public var slow: Tensor
     public var fast: Tensor
     public var labels: [Int]?
-    public init(instances: [Int], slow: Tensor, fast: Tensor, labels: [Int]? = nil) {
-        self.instances = instances; self.slow = slow; self.fast = fast; self.labels = labels
+    /// Data-parallel: the items of the batch whose clips were loaded (this rank's part);
+    /// `instances` still lists the whole batch. Nil when every item was loaded.
+    public var loaded: Range<Int>?
+    public init(instances: [Int], slow: Tensor, fast: Tensor, labels: [Int]? = nil, loaded: Range<Int>? = nil) {
+        self.instances = instances; self.slow = slow; self.fast = fast; self.labels = labels; self.loaded = loaded
     }
 }
 
@@ -24,6 +27,9 @@ public protocol PretrainBatchSource: Sendable {
     /// The batches of one epoch from `step` on, in order (a source may prepare them ahead
     /// on worker threads). Defaults to calling `batch` step by step.
     func batches(seed: UInt64, epoch: Int, from step: Int) -> AnyIterator<Result<PretrainBatch, Error>>
+    /// The same batches, loading only the clips of `items` of each (data parallelism: a
+    /// rank's part; `PretrainBatch.loaded`). Defaults to loading every item.
+    func batches(seed: UInt64, epoch: Int, from step: Int, items: Range<Int>) -> AnyIterator<Result<PretrainBatch, Error>>
 }
 
 extension PretrainBatchSource {
@@ -34,6 +40,10 @@ extension PretrainBatchSource {
             defer { next += 1 }
             return Result { try batch(seed: seed, epoch: epoch, step: next) }
         }
+    }
+
+    public func batches(seed: UInt64, epoch: Int, from step: Int, items: Range<Int>) -> AnyIterator<Result<PretrainBatch, Error>> {
+        batches(seed: seed, epoch: epoch, from: step)
     }
 }
 
@@ -190,6 +200,7 @@ public final class Pretrainer {
             throw DataParallelError("a batch of \(B) cannot be split into \(shards) equal shards (one per rank unless set)")
         }
         let perQuery = negatives.count / B
+        let offset = batch.loaded?.lowerBound ?? 0
         // This rank's embeddings, level by level ([slow_k, fast_k] for each k), and its share
         // of the losses ([total, per level…]).
         var embeddings: [[Float]] = Array(repeating: [], count: 2 * levels)
@@ -198,8 +209,9 @@ public final class Pretrainer {
         try DataParallel.forEachShard(DataParallel.localShards(shards, in: group), total: shards,
                                       buffers: model.namedBuffers, in: group) { s in
             let r = DataParallel.slice(B, shards: shards, shard: s)
-            let (es, ef) = model.embed(slowClips: Variable(DataParallel.rows(batch.slow, r)),
-                                       fastClips: Variable(DataParallel.rows(batch.fast, r)), training: true)
+            let rows = (r.lowerBound - offset)..<(r.upperBound - offset)
+            let (es, ef) = model.embed(slowClips: Variable(DataParallel.rows(batch.slow, rows)),
+                                       fastClips: Variable(DataParallel.rows(batch.fast, rows)), training: true)
             let (total, lf, ls) = objective.loss(slow: es, fast: ef, instances: Array(batch.instances[r]),
                                                  negatives: Array(negatives[(r.lowerBound * perQuery)..<(r.upperBound * perQuery)]))
             let w = Float(r.count) / Float(B)
@@ -245,8 +257,13 @@ public final class Pretrainer {
         }
         var batches: AnyIterator<Result<PretrainBatch, Error>>? = nil
         let steps = source.stepsPerEpoch
+        let group = loop.group
+        let shards = try DataParallel.shards(schedule.shards, in: group)
         try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, beginEpoch: { epoch, first in
-            batches = source.batches(seed: seed, epoch: epoch, from: first)
+            // Each rank loads its part of every batch (all of it in one process).
+            batches = group.size == 1 ? source.batches(seed: seed, epoch: epoch, from: first)
+                : source.batches(seed: seed, epoch: epoch, from: first,
+                                 items: DataParallel.localItems(schedule.batchSize, shards: shards, in: group))
         }, step: { _, _ in
             guard let next = batches?.next() else {
                 throw PretrainError.incompatibleCheckpoint(path: checkpointURL.path, reason: "the batch source ended before the epoch")
