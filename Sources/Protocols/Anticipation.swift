@@ -47,17 +47,18 @@ public enum Anticipation {
                                    format: "tempo-bench.epic.v2", name: "anticipate")
         let fingerprint = TrainingLoop.hash(trainItems.map { "\($0.0.id)#\($0.1.uid)" }.joined(separator: ",")
                                             + "|\(verbs)|\(nouns)|\(settings.crop)|\(frames)|\(settings.observe)|\(settings.anticipate)|\(settings.dropout)")
-        try trainer.train(steps: trainItems.count / s.batchSize, fingerprint: fingerprint, batch: { epoch, step in
-            let ids = trainer.order(trainItems.count, epoch: epoch)[(step * s.batchSize)..<((step + 1) * s.batchSize)]
+        // Data-parallel, each rank builds its shards of the batch; the loss is a mean over segments.
+        try trainer.train(steps: trainItems.count / s.batchSize, fingerprint: fingerprint, shard: { epoch, step, part, shard in
+            let ids = trainer.order(trainItems.count, epoch: epoch)[(step * s.batchSize + part.lowerBound)..<(step * s.batchSize + part.upperBound)]
             var clips: [Tensor] = [], v: [Int] = [], n: [Int] = []
             for i in ids {
                 let c = try builder.epicClip(trainItems[i].0, segment: trainItems[i].1, frames: frames, observe: settings.observe,
                                              anticipate: settings.anticipate, rng: trainer.itemRNG(epoch: epoch, index: i))
                 clips.append(c.clip); v.append(c.verb); n.append(c.noun)
             }
-            var dropRNG = trainer.dropoutRNG(epoch: epoch, step: step)
+            var dropRNG = trainer.dropoutRNG(epoch: epoch, step: step, shard: shard)
             let (vl, nl) = model(Variable(Tensor.stack(clips)), training: true, rng: &dropRNG)
-            return add(crossEntropy(logits: vl, targets: v), crossEntropy(logits: nl, targets: n))
+            return (add(crossEntropy(logits: vl, targets: v), crossEntropy(logits: nl, targets: n)), ids.count)
         }, progress: progress)
         let testBuilder = SampleBuilder(provider: provider, augment: .test(size: settings.crop))
         var vs: [Float] = [], ns: [Float] = [], vl: [Int] = [], nl: [Int] = []
