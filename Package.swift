@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "CHDF5", "CZstd"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Media"]),
         .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Distributed", "Networks", "Tensors", "Datasets", "Media", "Protocols"]),
-        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors", "Datasets", "Media"], exclude: ["Fixtures"]),
+        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Distributed", "Networks", "Tensors", "Datasets", "Media"], exclude: ["Fixtures"]),
         .testTarget(name: "SuiteTests", dependencies: ["Suite", "Media"]),
         .testTarget(name: "BenchTests", dependencies: ["bench", "Datasets"]),
     ]
