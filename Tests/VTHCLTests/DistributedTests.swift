@@ -162,6 +162,16 @@ final class DistributedTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 120)
     }
 
+    /// A rank killed outright (SIGKILL, no chance to abort) ends the job too, and mpirun
+    /// names the rank.
+    func testOneRankKilledEndsAll() throws {
+        _ = try mpirun()
+        let dir = try tempDir()
+        let (status, output) = try launch("kill", directory: dir, timeout: 120)
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains("rank 1"), output)
+    }
+
     /// Without mpirun's environment the world is one process and MPI is never initialised.
     func testWithoutMPIRunTheWorldIsOneProcess() throws {
         guard !Communicator.isLaunchedByMPI else { throw XCTSkip("running under mpirun") }
@@ -197,6 +207,10 @@ final class DistributedChild: XCTestCase {
             case "fail":
                 try TinyRuns.pretrain(shards: nil, directory: dir, progress: { p in
                     if world.rank == 1 && p.step == 0 && p.epoch == 0 { throw InjectedFailure() }
+                })
+            case "kill":
+                try TinyRuns.pretrain(shards: nil, directory: dir, progress: { p in
+                    if world.rank == 1 && p.step == 0 && p.epoch == 0 { kill(getpid(), SIGKILL) }
                 })
             default: XCTFail("unknown child mode \(mode)")
             }
