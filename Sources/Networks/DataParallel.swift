@@ -149,6 +149,15 @@ public struct DataParallelError: Error, CustomStringConvertible {
 }
 
 extension DataParallel {
+    /// Every rank's `local` (lengths may differ), concatenated in rank order.
+    public static func gather(_ local: [Float], in group: ProcessGroup) throws -> [Float] {
+        guard group.size > 1 else { return local }
+        let counts = try group.allgather([Float(local.count)]).map { Int($0) }
+        let width = counts.max() ?? 0
+        let padded = try group.allgather(local + [Float](repeating: 0, count: width - local.count))
+        return (0..<group.size).flatMap { r in padded[(r * width)..<(r * width + counts[r])] }
+    }
+
     /// Items `range` of a batch tensor [B, …] (along the first axis).
     public static func rows(_ t: Tensor, _ range: Range<Int>) -> Tensor {
         if range == 0..<t.shape[0] { return t }

@@ -182,8 +182,13 @@ public final class ClassifierTrainer {
     public func evaluate(records: [VideoRecord], builder: SampleBuilder, frames: Int, stride: Int, clips: Int = 10,
                          crops: Int = 1, workers: Int = 1) throws -> RecognitionAccuracy {
         let labelled = records.filter { $0.label != nil }
-        let loader = BatchLoader<LabeledClip>(count: labelled.count, workers: workers, prefetch: 4) { i in
-            try builder.testClips(labelled[i], index: i, clips: clips, crops: crops, frames: frames, stride: stride)
+        // Data-parallel, each rank tests a contiguous part of the videos and the logits are
+        // gathered in video order, so every rank scores all of them as one process would.
+        let group = DataParallel.group
+        let mine = DataParallel.slice(labelled.count, shards: group.size, shard: group.rank)
+        let loader = BatchLoader<LabeledClip>(count: mine.count, workers: workers, prefetch: 4) { j in
+            let i = mine.lowerBound + j
+            return try builder.testClips(labelled[i], index: i, clips: clips, crops: crops, frames: frames, stride: stride)
         }
         defer { loader.stop() }
         var logits: [Float] = [], clipVideo: [Int] = [], classes = 0
@@ -193,6 +198,11 @@ public final class ClassifierTrainer {
             classes = out.shape[1]
             logits += out.scalars
             clipVideo += Array(repeating: item.index, count: out.shape[0])
+        }
+        if group.size > 1 {
+            classes = model.fc.weight.shape[0]
+            logits = try DataParallel.gather(logits, in: group)
+            clipVideo = try DataParallel.gather(clipVideo.map(Float.init), in: group).map { Int($0) }
         }
         return try RecognitionMetrics.evaluate(clipLogits: Tensor(shape: [clipVideo.count, classes], scalars: logits),
                                                clipVideo: clipVideo, videoLabels: labelled.map { $0.label! })

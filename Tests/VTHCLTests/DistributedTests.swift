@@ -41,8 +41,11 @@ enum TinyRuns {
         settings.frames = 4; settings.stride = 2; settings.clips = 1; settings.dropout = 0.5
         var rng = SeedStream(3, "encoder.init").generator()
         let encoder = ResNet3D(.slowFast(depth: 18, pathway: .slow, widthMultiplier: 0.125), rng: &rng)
-        _ = try FineTuning.run(encoder: encoder, train: train, test: test, classes: 2, provider: provider, settings: settings,
-                               seed: 3, checkpointURL: directory.appendingPathComponent("checkpoint.safetensors"))
+        let r = try FineTuning.run(encoder: encoder, train: train, test: test, classes: 2, provider: provider, settings: settings,
+                                   seed: 3, checkpointURL: directory.appendingPathComponent("checkpoint.safetensors"))
+        // What this rank scored (test-only files: every rank writes its own).
+        let scores = "\(r.accuracy.video.top1.perItem) \(r.accuracy.clip.top1.perItem)"
+        try Data(scores.utf8).write(to: directory.appendingPathComponent("scores.\(DataParallel.group.rank).txt"))
     }
 }
 
@@ -149,6 +152,11 @@ final class DistributedTests: XCTestCase {
         let (status, output) = try launch("finetune", directory: parallel)
         XCTAssertEqual(status, 0, output)
         try assertClose(parallel.appendingPathComponent("checkpoint.safetensors"), reference.appendingPathComponent("checkpoint.safetensors"))
+        // The test videos are split over the ranks and gathered: both score all of them.
+        let expected = try String(contentsOf: reference.appendingPathComponent("scores.0.txt"), encoding: .utf8)
+        for rank in 0..<2 {
+            XCTAssertEqual(try String(contentsOf: parallel.appendingPathComponent("scores.\(rank).txt"), encoding: .utf8), expected)
+        }
     }
 
     /// One rank failing mid-run ends both (no hang) with that rank's error.
