@@ -17,6 +17,6 @@ static inline void *tempo_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Errhandler tempo_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int tempo_mpi_success(void) { return MPI_SUCCESS; }
 static inline int tempo_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
-static inline int tempo_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int tempo_mpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
 
 #endif

@@ -30,6 +30,8 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
     public let usesMPI: Bool
 
     nonisolated(unsafe) private static var shared: Communicator?
+    /// The most elements one MPI call moves (its counts are 32-bit).
+    static let chunk = 1 << 30
 
     /// Whether the environment says this process was launched by an MPI starter.
     public static var isLaunchedByMPI: Bool {
@@ -58,10 +60,14 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
     private init() throws {
         guard Self.isLaunchedByMPI else { rank = 0; size = 1; usesMPI = false; return }
         var provided: Int32 = 0
-        // Training threads never call MPI; only the thread that initialised it does.
-        let rc = MPI_Init_thread(nil, nil, tempo_mpi_thread_funneled(), &provided)
+        // One thread at a time calls MPI (the trainer's), but not necessarily the main thread:
+        // the suite runner runs stages on threads of their own.
+        let rc = MPI_Init_thread(nil, nil, tempo_mpi_thread_serialized(), &provided)
         guard rc == tempo_mpi_success() else {
             throw MPIError(call: "MPI_Init_thread", code: rc, message: "cannot initialise MPI")
+        }
+        guard provided >= tempo_mpi_thread_serialized() else {
+            throw MPIError(call: "MPI_Init_thread", code: provided, message: "this MPI cannot be called from more than one thread")
         }
         try Self.check(MPI_Comm_set_errhandler(tempo_mpi_comm_world(), tempo_mpi_errors_return()), "MPI_Comm_set_errhandler")
         var r: Int32 = 0, s: Int32 = 0
@@ -95,9 +101,9 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
     /// Rank `root`'s bytes on every rank; the others' `data` is replaced (lengths may differ).
     public func broadcast(_ data: inout [UInt8], root: Int = 0) throws {
         guard usesMPI else { return }
-        var count = [Float(data.count)]
-        try broadcast(&count, root: root)
-        if rank != root { data = [UInt8](repeating: 0, count: Int(count[0])) }
+        var count = Int64(data.count)
+        try Self.check(MPI_Bcast(&count, 1, tempo_mpi_int64(), Int32(root), tempo_mpi_comm_world()), "MPI_Bcast")
+        if rank != root { data = [UInt8](repeating: 0, count: Int(count)) }
         guard !data.isEmpty else { return }
         try data.withUnsafeMutableBytes { p in
             try Self.check(MPI_Bcast(p.baseAddress, Int32(p.count), tempo_mpi_byte(), Int32(root), tempo_mpi_comm_world()), "MPI_Bcast")
@@ -107,16 +113,24 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
     public func allreduceSum(_ buffer: inout [Float]) throws {
         guard usesMPI, !buffer.isEmpty else { return }
         try buffer.withUnsafeMutableBufferPointer { p in
-            try Self.check(MPI_Allreduce(tempo_mpi_in_place(), p.baseAddress, Int32(p.count), tempo_mpi_float(), tempo_mpi_sum(),
-                                         tempo_mpi_comm_world()), "MPI_Allreduce")
+            // MPI counts are 32-bit: larger buffers go in chunks.
+            for start in stride(from: 0, to: p.count, by: Self.chunk) {
+                let n = min(Self.chunk, p.count - start)
+                try Self.check(MPI_Allreduce(tempo_mpi_in_place(), p.baseAddress! + start, Int32(n), tempo_mpi_float(), tempo_mpi_sum(),
+                                             tempo_mpi_comm_world()), "MPI_Allreduce")
+            }
         }
     }
 
     public func allreduceSum(_ buffer: inout [Double]) throws {
         guard usesMPI, !buffer.isEmpty else { return }
         try buffer.withUnsafeMutableBufferPointer { p in
-            try Self.check(MPI_Allreduce(tempo_mpi_in_place(), p.baseAddress, Int32(p.count), tempo_mpi_double(), tempo_mpi_sum(),
-                                         tempo_mpi_comm_world()), "MPI_Allreduce")
+            // MPI counts are 32-bit: larger buffers go in chunks.
+            for start in stride(from: 0, to: p.count, by: Self.chunk) {
+                let n = min(Self.chunk, p.count - start)
+                try Self.check(MPI_Allreduce(tempo_mpi_in_place(), p.baseAddress! + start, Int32(n), tempo_mpi_double(), tempo_mpi_sum(),
+                                             tempo_mpi_comm_world()), "MPI_Allreduce")
+            }
         }
     }
 
@@ -131,6 +145,9 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
 
     public func allgather(_ local: [Float]) throws -> [Float] {
         guard usesMPI else { return local }
+        guard local.count * size <= Int(Int32.max) else {
+            throw MPIError(call: "MPI_Allgather", code: -1, message: "\(local.count) floats a rank exceed MPI's 32-bit counts")
+        }
         var out = [Float](repeating: 0, count: local.count * size)
         try local.withUnsafeBufferPointer { src in
             try out.withUnsafeMutableBufferPointer { dst in

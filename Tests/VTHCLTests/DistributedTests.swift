@@ -170,14 +170,30 @@ final class DistributedTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 120)
     }
 
-    /// A rank killed outright (SIGKILL, no chance to abort) ends the job too, and mpirun
-    /// names the rank.
-    func testOneRankKilledEndsAll() throws {
+    /// A rank killed outright (SIGKILL, no chance to abort) in the second epoch ends the job,
+    /// mpirun names the rank, and a rerun on 2 ranks resumes from the first epoch's checkpoint
+    /// to the uninterrupted run's final checkpoint, byte for byte.
+    func testOneRankKilledEndsAllAndARerunResumes() throws {
         _ = try mpirun()
-        let dir = try tempDir()
+        let dir = try tempDir(), reference = try tempDir()
         let (status, output) = try launch("kill", directory: dir, timeout: 120)
         XCTAssertNotEqual(status, 0, output)
         XCTAssertTrue(output.contains("rank 1"), output)
+        let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
+        XCTAssertEqual(try Safetensors.read(checkpoint).metadata["epoch"], "1", "the first epoch's checkpoint stays")
+        let (again, againOutput) = try launch("pretrain", directory: dir)
+        XCTAssertEqual(again, 0, againOutput)
+        let (whole, wholeOutput) = try launch("pretrain", directory: reference)
+        XCTAssertEqual(whole, 0, wholeOutput)
+        XCTAssertEqual(try Data(contentsOf: checkpoint), try Data(contentsOf: reference.appendingPathComponent("checkpoint.safetensors")))
+    }
+
+    /// The communicator's collectives on 2 real ranks (each rank checks what it receives), and
+    /// a failing MPI call as an `MPIError`.
+    func testCollectivesOnTwoRanks() throws {
+        _ = try mpirun()
+        let (status, output) = try launch("collectives", directory: try tempDir(), timeout: 120)
+        XCTAssertEqual(status, 0, output)
     }
 
     /// Without mpirun's environment the world is one process and MPI is never initialised.
@@ -216,9 +232,34 @@ final class DistributedChild: XCTestCase {
                 try TinyRuns.pretrain(shards: nil, directory: dir, progress: { p in
                     if world.rank == 1 && p.step == 0 && p.epoch == 0 { throw InjectedFailure() }
                 })
+            case "collectives":
+                struct Mismatch: Error, CustomStringConvertible { var description: String }
+                func expect(_ ok: Bool, _ what: String) throws { if !ok { throw Mismatch(description: "unexpected \(what)") } }
+                let r = Float(world.rank)
+                try expect(world.size == 2, "size \(world.size)")
+                var f: [Float] = [1 + r, 10 * r]
+                try world.allreduceSum(&f); try expect(f == [3, 10], "float sum \(f)")
+                var d: [Double] = [0.5 + Double(r)]
+                try world.allreduceSum(&d); try expect(d == [2], "double sum \(d)")
+                var m: [Double] = [Double(r) * 7]
+                try world.allreduceMax(&m); try expect(m == [7], "max \(m)")
+                try expect(try world.allgather([r, r]) == [0, 0, 1, 1], "allgather")
+                try expect(try DataParallel.gather(world.rank == 0 ? [5] : [6, 7], in: world) == [5, 6, 7], "gather of unequal parts")
+                var bytes: [UInt8] = world.rank == 0 ? Array("tempo".utf8) : []
+                try world.broadcast(&bytes); try expect(bytes == Array("tempo".utf8), "broadcast \(bytes)")
+                var fb: [Float] = world.rank == 0 ? [4, 2] : [0, 0]
+                try world.broadcast(&fb); try expect(fb == [4, 2], "float broadcast \(fb)")
+                // A failing call comes back as a typed error (MPI_ERRORS_RETURN), not an abort.
+                do {
+                    try world.broadcast(&fb, root: 5)
+                    throw Mismatch(description: "a broadcast from rank 5 of 2 succeeded")
+                } catch let error as MPIError {
+                    try expect(error.call == "MPI_Bcast" && !error.message.isEmpty, "error \(error)")
+                }
+                try world.barrier()
             case "kill":
                 try TinyRuns.pretrain(shards: nil, directory: dir, progress: { p in
-                    if world.rank == 1 && p.step == 0 && p.epoch == 0 { kill(getpid(), SIGKILL) }
+                    if world.rank == 1 && p.step == 0 && p.epoch == 1 { kill(getpid(), SIGKILL) }
                 })
             default: XCTFail("unknown child mode \(mode)")
             }
