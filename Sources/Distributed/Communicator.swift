@@ -82,7 +82,8 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
         var text = [CChar](repeating: 0, count: Int(tempo_mpi_max_error_string()) + 1)
         var length: Int32 = 0
         _ = MPI_Error_string(rc, &text, &length)
-        throw MPIError(call: call, code: rc, message: String(cString: text))
+        let bytes = text.prefix(Int(length)).map { UInt8(bitPattern: $0) }
+        throw MPIError(call: call, code: rc, message: String(decoding: bytes, as: UTF8.self))
     }
 
     public func barrier() throws {
