@@ -49,8 +49,17 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
 
     /// Sets up the world and makes it the group every trainer runs in
     /// (`DataParallel.group`). Returns it.
+    ///
+    /// Ranks sharing a machine share its cores: unless `TEMPO_THREADS` is set, each gets
+    /// cores ÷ ranks on the machine (Open MPI's `OMPI_COMM_WORLD_LOCAL_SIZE`) compute threads.
+    /// Call it before any kernel runs (the thread count is read once).
     @discardableResult
     public static func installWorld() throws -> Communicator {
+        let env = ProcessInfo.processInfo.environment
+        if isLaunchedByMPI, env["TEMPO_THREADS"] == nil, let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1 {
+            let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+            setenv("TEMPO_THREADS", "\(max(1, cores / local))", 1)
+        }
         let c = try world()
         DataParallel.group = c
         if c.usesMPI { atexit { Communicator.finalizeAtExit() } }
