@@ -10,6 +10,7 @@ public protocol ProcessGroup: AnyObject {
     var size: Int { get }
     /// Sums `buffer` element-wise over the ranks, in place; every rank receives the sum.
     func allreduceSum(_ buffer: inout [Float]) throws
+    func allreduceSum(_ buffer: inout [Double]) throws
     /// Every rank's `local` (the same length on every rank), concatenated in rank order.
     func allgather(_ local: [Float]) throws -> [Float]
     func barrier() throws
@@ -21,6 +22,7 @@ public final class SingleProcess: ProcessGroup {
     public var rank: Int { 0 }
     public var size: Int { 1 }
     public func allreduceSum(_ buffer: inout [Float]) throws {}
+    public func allreduceSum(_ buffer: inout [Double]) throws {}
     public func allgather(_ local: [Float]) throws -> [Float] { local }
     public func barrier() throws {}
 }
@@ -55,6 +57,24 @@ public enum DataParallel {
         let local = localShards(shards, in: group)
         return slice(batch, shards: shards, shard: local.lowerBound).lowerBound
             ..< slice(batch, shards: shards, shard: local.upperBound - 1).upperBound
+    }
+
+    /// Runs `body` with synchronised batch norm over `group` when `enabled` (and there is more
+    /// than one rank): every batch norm in training mode then uses the statistics of the
+    /// whole global batch (`BatchNormSync`). It needs one shard per rank. An MPI failure
+    /// inside batch norm cannot be thrown through the autodiff graph: it ends the process,
+    /// and mpirun the job.
+    public static func withBatchNormSync<T>(_ enabled: Bool, shards: Int, in group: ProcessGroup,
+                                            _ body: () throws -> T) throws -> T {
+        guard enabled, group.size > 1 else { return try body() }
+        guard shards == group.size else {
+            throw DataParallelError("synchronised batch norm needs one shard per rank, not \(shards) shards over \(group.size) ranks")
+        }
+        BatchNormSync.reduce = { buffer in
+            do { try group.allreduceSum(&buffer) } catch { fatalError("rank \(group.rank): synchronised batch norm: \(error)") }
+        }
+        defer { BatchNormSync.reduce = nil }
+        return try body()
     }
 
     /// The number of batch shards (batch-norm groups) a step uses: the configured one, or

@@ -140,12 +140,14 @@ public final class EpochTrainer {
             // Each shard contributes the sum of its units' losses; the summed gradients are
             // divided by the batch's unit count once every rank's count is known.
             var totals: [Float] = [0, 0]
+            try DataParallel.withBatchNormSync(self.schedule.syncBatchNorm ?? false, shards: shards, in: group) {
             try DataParallel.forEachShard(DataParallel.localShards(shards, in: group), total: shards,
                                           buffers: model.namedBuffers, in: group) { s in
                 let (loss, count) = try body(epoch, step, DataParallel.slice(batch, shards: shards, shard: s), s)
                 guard count > 0 else { return }
                 scale(loss, by: Float(count)).backward()
                 totals[0] += Float(count) * loss.value.scalar; totals[1] += Float(count)
+            }
             }
             try DataParallel.reduceGradients(optimizer.parameters, in: loop.group)
             try loop.group.allreduceSum(&totals)

@@ -49,6 +49,9 @@ public struct ClassifierSchedule: Sendable, Equatable, Codable {
     /// pass each, gradients averaged as one): one per rank when unset. A multiple of the rank
     /// count; a one-process run with `shards: N` computes what N ranks compute.
     public var shards: Int? = nil
+    /// Synchronised batch norm across the ranks (statistics of the whole global batch) instead
+    /// of per-rank statistics; needs one shard per rank. Unset: per-rank.
+    public var syncBatchNorm: Bool? = nil
 
     public init(epochs: Int, batchSize: Int, learningRate: Float, milestones: [Double]) {
         self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate; self.milestones = milestones
@@ -147,6 +150,7 @@ public final class ClassifierTrainer {
                 // Each shard's loss weighted by its share of the batch; dropout from the
                 // shard's own stream, so the result does not depend on which rank runs it.
                 var losses: [Float] = [0]
+                try DataParallel.withBatchNormSync(schedule.syncBatchNorm ?? false, shards: shards, in: group) {
                 try DataParallel.forEachShard(DataParallel.localShards(shards, in: group), total: shards,
                                               buffers: model.namedBuffers, in: group) { s in
                     let r = DataParallel.slice(batch, shards: shards, shard: s)
@@ -157,6 +161,7 @@ public final class ClassifierTrainer {
                     let w = Float(r.count) / Float(batch)
                     scale(loss, by: w).backward()
                     losses[0] += w * loss.value.scalar
+                }
                 }
                 try DataParallel.reduceGradients(optimizer.parameters, in: group)
                 try group.allreduceSum(&losses)

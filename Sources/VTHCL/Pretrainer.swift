@@ -62,6 +62,9 @@ public struct PretrainSchedule: Sendable, Codable, Equatable {
     /// pass each, gradients averaged as one): one per rank when unset. A multiple of the rank
     /// count; a one-process run with `shards: N` computes what N ranks compute.
     public var shards: Int? = nil
+    /// Synchronised batch norm across the ranks (statistics of the whole global batch) instead
+    /// of per-rank statistics; needs one shard per rank. Unset: per-rank.
+    public var syncBatchNorm: Bool? = nil
 
     public init(epochs: Int, batchSize: Int) { self.epochs = epochs; self.batchSize = batchSize }
 
@@ -206,6 +209,7 @@ public final class Pretrainer {
         var embeddings: [[Float]] = Array(repeating: [], count: 2 * levels)
         var dims = [Int](repeating: 0, count: 2 * levels)
         var losses = [Float](repeating: 0, count: 1 + levels)
+        try DataParallel.withBatchNormSync(self.schedule.syncBatchNorm ?? false, shards: shards, in: group) {
         try DataParallel.forEachShard(DataParallel.localShards(shards, in: group), total: shards,
                                       buffers: model.namedBuffers, in: group) { s in
             let r = DataParallel.slice(B, shards: shards, shard: s)
@@ -222,6 +226,7 @@ public final class Pretrainer {
                 embeddings[2 * k] += es[k].value.scalars; dims[2 * k] = es[k].value.shape[1]
                 embeddings[2 * k + 1] += ef[k].value.scalars; dims[2 * k + 1] = ef[k].value.shape[1]
             }
+        }
         }
         try DataParallel.reduceGradients(optimizer.parameters, in: group)
         try group.allreduceSum(&losses)

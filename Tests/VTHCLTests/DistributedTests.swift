@@ -31,14 +31,16 @@ enum TinyRuns {
                                 seed: 5, directory: directory, progress: progress)
     }
 
-    static func finetune(shards: Int?, directory: URL) throws {
+    static func finetune(shards: Int?, directory: URL, syncBatchNorm: Bool = false) throws {
         let (train, a) = InMemoryVideos.labelled(classes: 2, perClass: 4, prefix: "train")
         let (test, b) = InMemoryVideos.labelled(classes: 2, perClass: 1, prefix: "test")
         let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: a.merging(b) { $1 })
         var schedule = ClassifierSchedule(epochs: 2, batchSize: 4, learningRate: 0.05, milestones: [1])
         schedule.shards = shards
+        if syncBatchNorm { schedule.syncBatchNorm = true }
         var settings = FineTuning.Settings(schedule: schedule, crop: 32)
-        settings.frames = 4; settings.stride = 2; settings.clips = 1; settings.dropout = 0.5
+        // Dropout masks are drawn per shard, so a comparison with one shard needs it off.
+        settings.frames = 4; settings.stride = 2; settings.clips = 1; settings.dropout = syncBatchNorm ? 0 : 0.5
         var rng = SeedStream(3, "encoder.init").generator()
         let encoder = ResNet3D(.slowFast(depth: 18, pathway: .slow, widthMultiplier: 0.125), rng: &rng)
         let r = try FineTuning.run(encoder: encoder, train: train, test: test, classes: 2, provider: provider, settings: settings,
@@ -159,6 +161,19 @@ final class DistributedTests: XCTestCase {
         }
     }
 
+    /// With synchronised batch norm, 2 ranks match one process running the whole batch as one
+    /// shard (dropout off: its masks are drawn per shard). Not bit-identical (sums split
+    /// over the ranks), within 1e-4.
+    func testFineTuningWithSynchronisedBatchNormMatchesOneShard() throws {
+        _ = try mpirun()
+        let reference = try tempDir(), parallel = try tempDir()
+        let (refStatus, refOutput) = try launch("finetune-sync-reference", directory: reference, ranks: 1)
+        XCTAssertEqual(refStatus, 0, refOutput)
+        let (status, output) = try launch("finetune-sync", directory: parallel)
+        XCTAssertEqual(status, 0, output)
+        try assertClose(parallel.appendingPathComponent("checkpoint.safetensors"), reference.appendingPathComponent("checkpoint.safetensors"))
+    }
+
     /// One rank failing mid-run ends both (no hang) with that rank's error.
     func testOneRankFailingEndsAllWithItsError() throws {
         _ = try mpirun()
@@ -226,6 +241,8 @@ final class DistributedChild: XCTestCase {
             case "pretrain": try TinyRuns.pretrain(shards: nil, directory: dir)
             case "finetune": try TinyRuns.finetune(shards: nil, directory: dir)
             // One process with the batch in 2 shards: per-rank batch norm emulated.
+            case "finetune-sync": try TinyRuns.finetune(shards: nil, directory: dir, syncBatchNorm: true)
+            case "finetune-sync-reference": try TinyRuns.finetune(shards: 1, directory: dir, syncBatchNorm: true)
             case "pretrain-reference": try TinyRuns.pretrain(shards: 2, directory: dir)
             case "finetune-reference": try TinyRuns.finetune(shards: 2, directory: dir)
             case "fail":
