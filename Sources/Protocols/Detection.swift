@@ -93,9 +93,8 @@ public final class EpochTrainer {
     /// `fingerprint` identifies the data and settings beyond the schedule.
     public func train(steps: Int, fingerprint: String, batch: (Int, Int) throws -> Variable,
                       progress: ProgressHandler = { _ in }) throws {
-        struct Fields: Encodable { var schedule: ClassifierSchedule; var steps: Int; var data: String }
         let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: format,
-                                fingerprint: try TrainingLoop.fingerprint(Fields(schedule: schedule, steps: steps, data: fingerprint)))
+                                fingerprint: try self.fingerprint(steps: steps, data: fingerprint, shards: 1))
         self.loop = loop
         let lr = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones)
         try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, step: { epoch, step in
@@ -128,10 +127,8 @@ public final class EpochTrainer {
         guard batch % shards == 0 else {
             throw DataParallelError("a batch of \(batch) cannot be split into \(shards) equal shards (one per rank unless set)")
         }
-        struct Fields: Encodable { var schedule: ClassifierSchedule; var steps: Int; var data: String }
-        let data = fingerprint + (schedule.shards == nil ? "|shards=\(shards)" : "")
         let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: format,
-                                fingerprint: try TrainingLoop.fingerprint(Fields(schedule: schedule, steps: steps, data: data)))
+                                fingerprint: try self.fingerprint(steps: steps, data: fingerprint, shards: shards))
         self.loop = loop
         let lr = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones)
         try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, step: { epoch, step in
@@ -158,6 +155,15 @@ public final class EpochTrainer {
             try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
                                           values: [("loss", Double(totals[0] / max(1, totals[1]))), ("lr", Double(optimizer.learningRate))]))
         })
+    }
+
+    /// What defines a run: the schedule, steps and data, and the effective shard count when
+    /// above one (however it was set: one process with `shards: N`, or N ranks).
+    func fingerprint(steps: Int, data: String, shards: Int) throws -> String {
+        struct Fields: Encodable { var schedule: ClassifierSchedule; var steps: Int; var data: String }
+        var fingerprinted = schedule
+        fingerprinted.shards = nil
+        return try TrainingLoop.fingerprint(Fields(schedule: fingerprinted, steps: steps, data: data + (shards > 1 ? "|shards=\(shards)" : "")))
     }
 
     /// The dropout stream of a step's shard (`dropoutRNG` when the batch is one shard).

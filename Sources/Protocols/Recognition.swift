@@ -113,9 +113,12 @@ public final class ClassifierTrainer {
         guard shards == 1 || schedule.batchSize % shards == 0 else {
             throw DataParallelError("a batch of \(schedule.batchSize) cannot be split into \(shards) equal shards (one per rank unless set)")
         }
-        let fingerprint = try TrainingLoop.fingerprint(FingerprintFields(schedule: schedule, frames: frames, stride: stride,
+        // The effective shard count (however set) defines the run, the field that sets it not.
+        var fingerprinted = schedule
+        fingerprinted.shards = nil
+        let fingerprint = try TrainingLoop.fingerprint(FingerprintFields(schedule: fingerprinted, frames: frames, stride: stride,
                                                                          videos: labelled.map(\.id), classes: model.fc.weight.shape[0],
-                                                                         shards: shards > 1 && schedule.shards == nil ? shards : nil))
+                                                                         shards: shards > 1 ? shards : nil))
         let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL,
                                 format: Self.format, fingerprint: fingerprint)
         self.loop = loop

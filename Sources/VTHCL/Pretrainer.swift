@@ -125,12 +125,15 @@ public final class Pretrainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let configJSON = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
-        let scheduleJSON = String(decoding: (try? encoder.encode(schedule)) ?? Data(), as: UTF8.self)
-        // Per-rank batch norm makes the shard count part of what a run computes.
+        // Per-rank batch norm makes the shard count part of what a run computes, however it
+        // was set (one process with `shards: N` or N ranks): the effective count, when above one.
+        var fingerprinted = schedule
+        fingerprinted.shards = nil
+        let scheduleJSON = String(decoding: (try? encoder.encode(fingerprinted)) ?? Data(), as: UTF8.self)
         let shards = schedule.shards ?? DataParallel.group.size
         loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: Self.format,
                             fingerprint: TrainingLoop.hash("\(configJSON)|\(scheduleJSON)|instances=\(instances)"
-                                                           + (shards > 1 && schedule.shards == nil ? "|shards=\(shards)" : "")))
+                                                           + (shards > 1 ? "|shards=\(shards)" : "")))
         loop.checkpointEverySteps = schedule.checkpointEverySteps
         loop.extraMetadata = metadata()
         loop.extraTensors = { [unowned self] in

@@ -143,6 +143,14 @@ final class DistributedTests: XCTestCase {
         let (_, meta) = try Safetensors.read(parallel.appendingPathComponent("checkpoint.safetensors"))
         XCTAssertEqual(meta["ranks"], "2", "the checkpoint records the rank count")
         XCTAssertEqual(try EpochLog.load(parallel.appendingPathComponent("epochs.json")).values.count, 2)
+        // They compute the same run, so 2 ranks accept the one-process checkpoint (finished:
+        // nothing left to train) and a one-process run without shards refuses it.
+        let copy = try tempDir()
+        try FileManager.default.copyItem(at: reference.appendingPathComponent("checkpoint.safetensors"),
+                                         to: copy.appendingPathComponent("checkpoint.safetensors"))
+        let (resumed, resumedOutput) = try launch("pretrain", directory: copy)
+        XCTAssertEqual(resumed, 0, resumedOutput)
+        XCTAssertThrowsError(try TinyRuns.pretrain(shards: 1, directory: copy)) { XCTAssertTrue("\($0)".contains("another configuration"), "\($0)") }
     }
 
     /// The same for a tiny fine-tuning (dropout on, per shard).
