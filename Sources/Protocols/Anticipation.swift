@@ -63,11 +63,19 @@ public enum Anticipation {
         let testBuilder = SampleBuilder(provider: provider, augment: .test(size: settings.crop))
         var vs: [Float] = [], ns: [Float] = [], vl: [Int] = [], nl: [Int] = []
         var evalRNG = RandomGenerator(seed: 0)  // dropout is off in evaluation: never drawn
-        for (record, segment) in testItems {
+        // Data-parallel, each rank scores a contiguous part of the segments; the scores are
+        // gathered in segment order, so every rank holds them all as one process would.
+        let group = DataParallel.group
+        for (record, segment) in testItems[DataParallel.slice(testItems.count, shards: group.size, shard: group.rank)] {
             let c = try testBuilder.epicClip(record, segment: segment, frames: frames, observe: settings.observe,
                                              anticipate: settings.anticipate, rng: nil)
             let (a, b) = withoutGradient { model(Variable(Tensor.stack([c.clip])), training: false, rng: &evalRNG) }
             vs += a.value.scalars; ns += b.value.scalars; vl.append(min(c.verb, verbs - 1)); nl.append(min(c.noun, nouns - 1))
+        }
+        if group.size > 1 {
+            vs = try DataParallel.gather(vs, in: group); ns = try DataParallel.gather(ns, in: group)
+            vl = try DataParallel.gather(vl.map(Float.init), in: group).map { Int($0) }
+            nl = try DataParallel.gather(nl.map(Float.init), in: group).map { Int($0) }
         }
         let acc = try EpicAnticipationAccuracy(verbScores: Tensor(shape: [vl.count, verbs], scalars: vs), verbLabels: vl,
                                                nounScores: Tensor(shape: [nl.count, nouns], scalars: ns), nounLabels: nl)

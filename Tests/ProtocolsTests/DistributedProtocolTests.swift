@@ -29,9 +29,12 @@ enum TinyDownstream {
         schedule.shards = shards
         var settings = Anticipation.Settings(schedule: schedule, crop: 32)
         settings.frames = 4; settings.dropout = 0.5
-        _ = try Anticipation.run(encoder: tinyEncoder(seed: 6), train: train, test: test, verbs: 2, nouns: 3,
-                                 provider: provider, settings: settings, seed: 6,
-                                 checkpointURL: directory.appendingPathComponent("checkpoint.safetensors"))
+        let r = try Anticipation.run(encoder: tinyEncoder(seed: 6), train: train, test: test, verbs: 2, nouns: 3,
+                                     provider: provider, settings: settings, seed: 6,
+                                     checkpointURL: directory.appendingPathComponent("checkpoint.safetensors"))
+        // What this rank scored (test-only files: every rank writes its own).
+        let scores = "\(r.testSegments) \(r.accuracy)"
+        try Data(scores.utf8).write(to: directory.appendingPathComponent("scores.\(DataParallel.group.rank).txt"))
     }
 }
 
@@ -107,6 +110,15 @@ final class DistributedProtocolTests: XCTestCase {
             if diff / scale > worst.1 { worst = (name, diff / scale) }
         }
         XCTAssertLessThanOrEqual(worst.1, 1e-4, "largest relative difference at \(worst.0)", file: file, line: line)
+        // Where the test is split over the ranks, both score everything as one process does.
+        let scores = reference.appendingPathComponent("scores.0.txt")
+        if FileManager.default.fileExists(atPath: scores.path) {
+            let expected = try String(contentsOf: scores, encoding: .utf8)
+            for rank in 0..<2 {
+                XCTAssertEqual(try String(contentsOf: parallel.appendingPathComponent("scores.\(rank).txt"), encoding: .utf8), expected,
+                               file: file, line: line)
+            }
+        }
     }
 
     func testAVADetectionOnTwoRanksMatchesOneProcess() throws { try assertEquivalent("ava") }
