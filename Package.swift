@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "bench", targets: ["bench"]),
         .library(name: "Tensors", targets: ["Tensors"]),
         .library(name: "Networks", targets: ["Networks"]),
+        .library(name: "Distributed", targets: ["Distributed"]),
         .library(name: "Media", targets: ["Media"]),
         .library(name: "Datasets", targets: ["Datasets"]),
         .library(name: "VTHCL", targets: ["VTHCL"]),
@@ -33,6 +34,8 @@ let package = Package(
                        providers: [.apt(["libdeflate-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
                        providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
 
         // Direct convolution kernels (AVX-512, chosen at run time); -O3 also in debug builds
         // so that tests run them at speed.
@@ -40,6 +43,8 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS", "CConvKernels"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
         .target(name: "Networks", dependencies: ["Tensors"]),
+        // Open MPI behind `Networks.ProcessGroup`: networks and trainers never import it.
+        .target(name: "Distributed", dependencies: ["CMPI", "Networks"]),
         .target(name: "Media", dependencies: ["CFFmpeg", "CHDF5", "CPNG", "CDeflate", "CZstd"]),
         .target(name: "Datasets", dependencies: ["Media", "Tensors", .product(name: "Yams", package: "Yams")]),
         .target(name: "VTHCL", dependencies: ["Networks", "Datasets", "Media", "Protocols"]),
@@ -47,7 +52,7 @@ let package = Package(
         .target(name: "Suite", dependencies: ["VTHCL", "Protocols", "Datasets", "Media", "Networks", "Tensors",
                                              .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "bench", dependencies: [
-            "Tensors", "Networks", "Media", "Datasets", "VTHCL", "Protocols", "Suite", "CBLAS",
+            "Tensors", "Networks", "Media", "Datasets", "VTHCL", "Protocols", "Suite", "CBLAS", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,8 +61,8 @@ let package = Package(
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Tensors"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "CHDF5", "CZstd"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Media"]),
-        .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Networks", "Tensors", "Datasets", "Media", "Protocols"]),
-        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Networks", "Tensors", "Datasets", "Media"], exclude: ["Fixtures"]),
+        .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Distributed", "Networks", "Tensors", "Datasets", "Media", "Protocols"]),
+        .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Distributed", "Networks", "Tensors", "Datasets", "Media"], exclude: ["Fixtures"]),
         .testTarget(name: "SuiteTests", dependencies: ["Suite", "Media"]),
         .testTarget(name: "BenchTests", dependencies: ["bench", "Datasets"]),
     ]

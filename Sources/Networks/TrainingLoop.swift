@@ -36,6 +36,9 @@ public struct IncompatibleCheckpoint: Error, CustomStringConvertible {
 /// checkpoints after every epoch and, with `checkpointEverySteps`, within epochs. Trainers
 /// must derive every random choice of a step from (seed, epoch, step) through `SeedStream`s:
 /// then a run killed at any moment and rerun ends bit-identical to an uninterrupted one.
+///
+/// Data-parallel (`group` of more than one rank): every rank runs the loop and resumes from
+/// the same checkpoint; rank 0 alone writes it, and the others wait for it at a barrier.
 public final class TrainingLoop {
     public let model: Layer
     public let optimizer: SGD
@@ -50,6 +53,8 @@ public final class TrainingLoop {
     public var restoreExtra: ([String: Tensor]) throws -> Void = { _ in }
     /// Metadata written into every checkpoint besides the loop's own.
     public var extraMetadata: [String: String] = [:]
+    /// The ranks this run is spread over (`DataParallel.group` unless set).
+    public var group: ProcessGroup = DataParallel.group
     /// Next position to run.
     public private(set) var epoch = 0, step = 0
 
@@ -82,12 +87,18 @@ public final class TrainingLoop {
         }
     }
 
-    /// Writes the checkpoint atomically.
+    /// Writes the checkpoint atomically (rank 0; every rank returns once it is written).
     public func save() throws {
+        if group.rank == 0 { try write() }
+        try group.barrier()
+    }
+
+    func write() throws {
         var extra = optimizer.checkpointTensors
         for (k, v) in extraTensors() { extra[k] = v }
-        let meta = extraMetadata.merging(["format": format, "fingerprint": fingerprint, "seed": "\(seed)",
+        var meta = extraMetadata.merging(["format": format, "fingerprint": fingerprint, "seed": "\(seed)",
                                           "epoch": "\(epoch)", "step": "\(step)"]) { $1 }
+        if group.size > 1 { meta["ranks"] = "\(group.size)" }
         try Checkpoint.save(model, extra: extra, metadata: meta, to: checkpointURL)
     }
 

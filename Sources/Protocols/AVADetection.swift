@@ -42,8 +42,9 @@ public enum AVADetection {
                                    format: "tempo-bench.ava.v2", name: "detect")
         let fingerprint = TrainingLoop.hash(items.map { "\($0.0.id)@\($0.1.second)" }.joined(separator: ",")
                                             + "|\(classIDs)|\(settings.crop)|\(frames)|\(stride)|\(settings.dropout)")
-        try trainer.train(steps: items.count / s.batchSize, fingerprint: fingerprint, batch: { epoch, step in
-            let ids = trainer.order(items.count, epoch: epoch)[(step * s.batchSize)..<((step + 1) * s.batchSize)]
+        // Data-parallel, each rank builds its shards of the batch; the loss is a mean over boxes.
+        try trainer.train(steps: items.count / s.batchSize, fingerprint: fingerprint, shard: { epoch, step, part, shard in
+            let ids = trainer.order(items.count, epoch: epoch)[(step * s.batchSize + part.lowerBound)..<(step * s.batchSize + part.upperBound)]
             var clips: [Tensor] = [], boxes: [Float] = [], targets: [Float] = []
             for (b, i) in ids.enumerated() {
                 let sample = try builder.avaClip(items[i].0, keyframe: items[i].1, frames: frames, stride: stride,
@@ -57,10 +58,10 @@ public enum AVADetection {
                 }
             }
             let r = boxes.count / 5
-            var dropRNG = trainer.dropoutRNG(epoch: epoch, step: step)
-            guard r > 0 else { return scale(sum(model.fc.weight), by: 0) }
+            var dropRNG = trainer.dropoutRNG(epoch: epoch, step: step, shard: shard)
+            guard r > 0 else { return (scale(sum(model.fc.weight), by: 0), 0) }
             let logits = model(Variable(Tensor.stack(clips)), boxes: Tensor(shape: [r, 5], scalars: boxes), training: true, rng: &dropRNG)
-            return binaryCrossEntropyWithLogits(logits: logits, targets: Tensor(shape: [r, classIDs.count], scalars: targets))
+            return (binaryCrossEntropyWithLogits(logits: logits, targets: Tensor(shape: [r, classIDs.count], scalars: targets)), r)
         }, progress: progress)
 
         // Test: proposals above the score threshold, every class scored.

@@ -47,26 +47,35 @@ public enum Anticipation {
                                    format: "tempo-bench.epic.v2", name: "anticipate")
         let fingerprint = TrainingLoop.hash(trainItems.map { "\($0.0.id)#\($0.1.uid)" }.joined(separator: ",")
                                             + "|\(verbs)|\(nouns)|\(settings.crop)|\(frames)|\(settings.observe)|\(settings.anticipate)|\(settings.dropout)")
-        try trainer.train(steps: trainItems.count / s.batchSize, fingerprint: fingerprint, batch: { epoch, step in
-            let ids = trainer.order(trainItems.count, epoch: epoch)[(step * s.batchSize)..<((step + 1) * s.batchSize)]
+        // Data-parallel, each rank builds its shards of the batch; the loss is a mean over segments.
+        try trainer.train(steps: trainItems.count / s.batchSize, fingerprint: fingerprint, shard: { epoch, step, part, shard in
+            let ids = trainer.order(trainItems.count, epoch: epoch)[(step * s.batchSize + part.lowerBound)..<(step * s.batchSize + part.upperBound)]
             var clips: [Tensor] = [], v: [Int] = [], n: [Int] = []
             for i in ids {
                 let c = try builder.epicClip(trainItems[i].0, segment: trainItems[i].1, frames: frames, observe: settings.observe,
                                              anticipate: settings.anticipate, rng: trainer.itemRNG(epoch: epoch, index: i))
                 clips.append(c.clip); v.append(c.verb); n.append(c.noun)
             }
-            var dropRNG = trainer.dropoutRNG(epoch: epoch, step: step)
+            var dropRNG = trainer.dropoutRNG(epoch: epoch, step: step, shard: shard)
             let (vl, nl) = model(Variable(Tensor.stack(clips)), training: true, rng: &dropRNG)
-            return add(crossEntropy(logits: vl, targets: v), crossEntropy(logits: nl, targets: n))
+            return (add(crossEntropy(logits: vl, targets: v), crossEntropy(logits: nl, targets: n)), ids.count)
         }, progress: progress)
         let testBuilder = SampleBuilder(provider: provider, augment: .test(size: settings.crop))
         var vs: [Float] = [], ns: [Float] = [], vl: [Int] = [], nl: [Int] = []
         var evalRNG = RandomGenerator(seed: 0)  // dropout is off in evaluation: never drawn
-        for (record, segment) in testItems {
+        // Data-parallel, each rank scores a contiguous part of the segments; the scores are
+        // gathered in segment order, so every rank holds them all as one process would.
+        let group = DataParallel.group
+        for (record, segment) in testItems[DataParallel.slice(testItems.count, shards: group.size, shard: group.rank)] {
             let c = try testBuilder.epicClip(record, segment: segment, frames: frames, observe: settings.observe,
                                              anticipate: settings.anticipate, rng: nil)
             let (a, b) = withoutGradient { model(Variable(Tensor.stack([c.clip])), training: false, rng: &evalRNG) }
             vs += a.value.scalars; ns += b.value.scalars; vl.append(min(c.verb, verbs - 1)); nl.append(min(c.noun, nouns - 1))
+        }
+        if group.size > 1 {
+            vs = try DataParallel.gather(vs, in: group); ns = try DataParallel.gather(ns, in: group)
+            vl = try DataParallel.gather(vl.map(Float.init), in: group).map { Int($0) }
+            nl = try DataParallel.gather(nl.map(Float.init), in: group).map { Int($0) }
         }
         let acc = try EpicAnticipationAccuracy(verbScores: Tensor(shape: [vl.count, verbs], scalars: vs), verbLabels: vl,
                                                nounScores: Tensor(shape: [nl.count, nouns], scalars: ns), nounLabels: nl)

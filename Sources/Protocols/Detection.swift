@@ -93,9 +93,8 @@ public final class EpochTrainer {
     /// `fingerprint` identifies the data and settings beyond the schedule.
     public func train(steps: Int, fingerprint: String, batch: (Int, Int) throws -> Variable,
                       progress: ProgressHandler = { _ in }) throws {
-        struct Fields: Encodable { var schedule: ClassifierSchedule; var steps: Int; var data: String }
         let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: format,
-                                fingerprint: try TrainingLoop.fingerprint(Fields(schedule: schedule, steps: steps, data: fingerprint)))
+                                fingerprint: try self.fingerprint(steps: steps, data: fingerprint, shards: 1))
         self.loop = loop
         let lr = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones)
         try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, step: { epoch, step in
@@ -107,6 +106,70 @@ public final class EpochTrainer {
             try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
                                           values: [("loss", Double(loss.value.scalar)), ("lr", Double(optimizer.learningRate))]))
         })
+    }
+
+    /// Runs the remaining epochs data-parallel: each step's global batch is split into
+    /// `schedule.shards` (one per rank unless set) contiguous equal slices, and
+    /// `shard(epoch, step, items, shard)` builds the loss of the global batch's `items` as a
+    /// mean over `count` units (items, boxes): the step then follows the gradient of the mean
+    /// over every unit of the batch, whichever rank ran each shard. `shard` is nil when the
+    /// batch is one shard, and the step is then exactly `train(steps:fingerprint:batch:)`'s.
+    public func train(steps: Int, fingerprint: String,
+                      shard body: (_ epoch: Int, _ step: Int, _ items: Range<Int>, _ shard: Int?) throws -> (loss: Variable, count: Int),
+                      progress: ProgressHandler = { _ in }) throws {
+        let group = DataParallel.group, batch = schedule.batchSize
+        let shards = try DataParallel.shards(schedule.shards, in: group)
+        if shards == 1 {
+            return try train(steps: steps, fingerprint: fingerprint, batch: { epoch, step in
+                try body(epoch, step, 0..<batch, nil).loss
+            }, progress: progress)
+        }
+        guard batch % shards == 0 else {
+            throw DataParallelError("a batch of \(batch) cannot be split into \(shards) equal shards (one per rank unless set)")
+        }
+        let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: format,
+                                fingerprint: try self.fingerprint(steps: steps, data: fingerprint, shards: shards))
+        self.loop = loop
+        let lr = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones)
+        try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, step: { epoch, step in
+            optimizer.learningRate = lr.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
+            optimizer.zeroGrad()
+            // Each shard contributes the sum of its units' losses; the summed gradients are
+            // divided by the batch's unit count once every rank's count is known.
+            var totals: [Float] = [0, 0]
+            try DataParallel.withBatchNormSync(self.schedule.syncBatchNorm ?? false, shards: shards, in: group) {
+            try DataParallel.forEachShard(DataParallel.localShards(shards, in: group), total: shards,
+                                          buffers: model.namedBuffers, in: group) { s in
+                let (loss, count) = try body(epoch, step, DataParallel.slice(batch, shards: shards, shard: s), s)
+                guard count > 0 else { return }
+                scale(loss, by: Float(count)).backward()
+                totals[0] += Float(count) * loss.value.scalar; totals[1] += Float(count)
+            }
+            }
+            try DataParallel.reduceGradients(optimizer.parameters, in: loop.group)
+            try loop.group.allreduceSum(&totals)
+            if totals[1] > 0 {
+                for (_, p) in optimizer.parameters { if let g = p.grad { p.grad = g * (1 / totals[1]) } }
+            }
+            optimizer.step()
+            try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
+                                          values: [("loss", Double(totals[0] / max(1, totals[1]))), ("lr", Double(optimizer.learningRate))]))
+        })
+    }
+
+    /// What defines a run: the schedule, steps and data, and the effective shard count when
+    /// above one (however it was set: one process with `shards: N`, or N ranks).
+    func fingerprint(steps: Int, data: String, shards: Int) throws -> String {
+        struct Fields: Encodable { var schedule: ClassifierSchedule; var steps: Int; var data: String }
+        var fingerprinted = schedule
+        fingerprinted.shards = nil
+        return try TrainingLoop.fingerprint(Fields(schedule: fingerprinted, steps: steps, data: data + (shards > 1 ? "|shards=\(shards)" : "")))
+    }
+
+    /// The dropout stream of a step's shard (`dropoutRNG` when the batch is one shard).
+    public func dropoutRNG(epoch: Int, step: Int, shard: Int?) -> RandomGenerator {
+        guard let shard else { return dropoutRNG(epoch: epoch, step: step) }
+        return SeedStream(seed, "\(name).dropout").generator(epoch, step, shard)
     }
 
     /// A permutation of 0..<n for an epoch.

@@ -45,6 +45,13 @@ public struct ClassifierSchedule: Sendable, Equatable, Codable {
     public var momentum: Float = 0.9
     public var weightDecay: Float = 1e-4
     public var warmupEpochs: Double = 0
+    /// Batch-norm groups a global batch is split into (contiguous equal slices, one forward
+    /// pass each, gradients averaged as one): one per rank when unset. A multiple of the rank
+    /// count; a one-process run with `shards: N` computes what N ranks compute.
+    public var shards: Int? = nil
+    /// Synchronised batch norm across the ranks (statistics of the whole global batch) instead
+    /// of per-rank statistics; needs one shard per rank. Unset: per-rank.
+    public var syncBatchNorm: Bool? = nil
 
     public init(epochs: Int, batchSize: Int, learningRate: Float, milestones: [Double]) {
         self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate; self.milestones = milestones
@@ -101,35 +108,71 @@ public final class ClassifierTrainer {
             throw ProcedureError("\(labelled.count) labelled training videos cannot fill a batch of \(schedule.batchSize)")
         }
         let steps = labelled.count / schedule.batchSize
-        let fingerprint = try TrainingLoop.fingerprint(FingerprintFields(schedule: schedule, frames: frames, stride: stride,
-                                                                         videos: labelled.map(\.id), classes: model.fc.weight.shape[0]))
+        let group = DataParallel.group
+        let shards = try DataParallel.shards(schedule.shards, in: group)
+        guard shards == 1 || schedule.batchSize % shards == 0 else {
+            throw DataParallelError("a batch of \(schedule.batchSize) cannot be split into \(shards) equal shards (one per rank unless set)")
+        }
+        // The effective shard count (however set) defines the run, the field that sets it not.
+        var fingerprinted = schedule
+        fingerprinted.shards = nil
+        let fingerprint = try TrainingLoop.fingerprint(FingerprintFields(schedule: fingerprinted, frames: frames, stride: stride,
+                                                                         videos: labelled.map(\.id), classes: model.fc.weight.shape[0],
+                                                                         shards: shards > 1 ? shards : nil))
         let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL,
                                 format: Self.format, fingerprint: fingerprint)
         self.loop = loop
         let lrSchedule = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones,
                                            warmup: schedule.warmupEpochs > 0 ? Warmup(epochs: schedule.warmupEpochs) : nil)
         let seed = self.seed, batch = schedule.batchSize
+        let items = group.size == 1 ? 0..<batch : DataParallel.localItems(batch, shards: shards, in: group)
         var loader: BatchLoader<LabeledClip>? = nil
         defer { loader?.stop() }
         try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, beginEpoch: { epoch, first in
             loader?.stop()
-            let ids = Array(self.order(labelled.count, epoch: epoch)[(first * batch)..<(steps * batch)])
-            loader = BatchLoader<LabeledClip>(count: ids.count, workers: workers, prefetch: 2 * batch) { i in
+            let all = Array(self.order(labelled.count, epoch: epoch)[(first * batch)..<(steps * batch)])
+            // Each rank loads its part of every batch (all of it in one process).
+            let ids = items == 0..<batch ? all : (0..<(all.count / batch)).flatMap { s in items.map { all[s * batch + $0] } }
+            loader = BatchLoader<LabeledClip>(count: ids.count, workers: workers, prefetch: 2 * items.count) { i in
                 let rng = RandomGeneratorBox.forItem(SeedStream(seed, "classifier.item"), epoch: epoch, index: ids[i])
                 return try builder.trainClip(labelled[ids[i]], index: ids[i], frames: frames, stride: stride, rng: rng)
             }
         }, step: { epoch, step in
             optimizer.learningRate = lrSchedule.rate(atEpoch: Double(epoch) + Double(step) / Double(steps))
             var clips: [LabeledClip] = []
-            for _ in 0..<batch { if let c = try loader?.next() { clips.append(c) } }
-            var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step)
+            for _ in items { if let c = try loader?.next() { clips.append(c) } }
             optimizer.zeroGrad()
-            let logits = model(Variable(Tensor.stack(clips.map(\.clip))), training: true, rng: &rng)
-            let loss = crossEntropy(logits: logits, targets: clips.map(\.label))
-            loss.backward()
+            var lossValue: Float
+            if shards == 1 {
+                var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step)
+                let logits = model(Variable(Tensor.stack(clips.map(\.clip))), training: true, rng: &rng)
+                let loss = crossEntropy(logits: logits, targets: clips.map(\.label))
+                loss.backward()
+                lossValue = loss.value.scalar
+            } else {
+                // Each shard's loss weighted by its share of the batch; dropout from the
+                // shard's own stream, so the result does not depend on which rank runs it.
+                var losses: [Float] = [0]
+                try DataParallel.withBatchNormSync(schedule.syncBatchNorm ?? false, shards: shards, in: group) {
+                try DataParallel.forEachShard(DataParallel.localShards(shards, in: group), total: shards,
+                                              buffers: model.namedBuffers, in: group) { s in
+                    let r = DataParallel.slice(batch, shards: shards, shard: s)
+                    var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step, s)
+                    let part = Array(clips[(r.lowerBound - items.lowerBound)..<(r.upperBound - items.lowerBound)])
+                    let logits = model(Variable(Tensor.stack(part.map(\.clip))), training: true, rng: &rng)
+                    let loss = crossEntropy(logits: logits, targets: part.map(\.label))
+                    let w = Float(r.count) / Float(batch)
+                    scale(loss, by: w).backward()
+                    losses[0] += w * loss.value.scalar
+                }
+                }
+                try DataParallel.reduceGradients(optimizer.parameters, in: group)
+                try group.allreduceSum(&losses)
+                lossValue = losses[0]
+            }
             optimizer.step()
             try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
-                                          values: [("loss", Double(loss.value.scalar)), ("lr", Double(optimizer.learningRate))]))
+                                          values: [("loss", Double(lossValue)), ("lr", Double(optimizer.learningRate))]))
         })
     }
 
@@ -139,6 +182,7 @@ public final class ClassifierTrainer {
         var frames: Int, stride: Int
         var videos: [String]
         var classes: Int
+        var shards: Int?
     }
 
     /// Video- and clip-level accuracy on `records`: `clips` uniformly spread clips per video
@@ -146,8 +190,13 @@ public final class ClassifierTrainer {
     public func evaluate(records: [VideoRecord], builder: SampleBuilder, frames: Int, stride: Int, clips: Int = 10,
                          crops: Int = 1, workers: Int = 1) throws -> RecognitionAccuracy {
         let labelled = records.filter { $0.label != nil }
-        let loader = BatchLoader<LabeledClip>(count: labelled.count, workers: workers, prefetch: 4) { i in
-            try builder.testClips(labelled[i], index: i, clips: clips, crops: crops, frames: frames, stride: stride)
+        // Data-parallel, each rank tests a contiguous part of the videos and the logits are
+        // gathered in video order, so every rank scores all of them as one process would.
+        let group = DataParallel.group
+        let mine = DataParallel.slice(labelled.count, shards: group.size, shard: group.rank)
+        let loader = BatchLoader<LabeledClip>(count: mine.count, workers: workers, prefetch: 4) { j in
+            let i = mine.lowerBound + j
+            return try builder.testClips(labelled[i], index: i, clips: clips, crops: crops, frames: frames, stride: stride)
         }
         defer { loader.stop() }
         var logits: [Float] = [], clipVideo: [Int] = [], classes = 0
@@ -157,6 +206,11 @@ public final class ClassifierTrainer {
             classes = out.shape[1]
             logits += out.scalars
             clipVideo += Array(repeating: item.index, count: out.shape[0])
+        }
+        if group.size > 1 {
+            classes = model.fc.weight.shape[0]
+            logits = try DataParallel.gather(logits, in: group)
+            clipVideo = try DataParallel.gather(clipVideo.map(Float.init), in: group).map { Int($0) }
         }
         return try RecognitionMetrics.evaluate(clipLogits: Tensor(shape: [clipVideo.count, classes], scalars: logits),
                                                clipVideo: clipVideo, videoLabels: labelled.map { $0.label! })

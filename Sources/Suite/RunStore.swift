@@ -31,6 +31,8 @@ public struct StageResult: Codable, Sendable, Equatable {
     /// Per metric, the per-test-item values whose mean it is (see `StageOutcome.perItem`);
     /// empty in results stored before it was recorded.
     @EmptyIfAbsent public var perItem: [String: [Double]]
+    /// The number of data-parallel ranks the stage ran on; absent (nil) for one process.
+    public var ranks: Int? = nil
 }
 
 /// A dictionary that decodes as empty when its key is absent (fields added to stored files).

@@ -1,4 +1,5 @@
 import Foundation
+import Networks
 
 /// Errors of a suite run.
 public struct StageFailure: Error, CustomStringConvertible {
@@ -104,13 +105,14 @@ public struct Runner {
             throw StageFailure(stage: stage.key, underlying: error)
         }
         let iso = ISO8601DateFormatter()
-        let result = StageResult(identity: stage.identity, suite: stage.suite, stage: stage.id, kind: stage.kind, key: stage.key,
+        var result = StageResult(identity: stage.identity, suite: stage.suite, stage: stage.id, kind: stage.kind, key: stage.key,
                                  axes: stage.axes, params: stage.params, dataset: stage.dataset, inputs: stage.inputs,
                                  codeVersion: executor.codeVersion, metrics: outcome.metrics, artifacts: outcome.artifacts,
                                  counts: outcome.counts, seed: stage.seed, configHash: SHA256Text.hex(stage.params.canonicalJSON),
                                  checkpointHash: outcome.checkpointHash, wallSeconds: Date().timeIntervalSince(started),
                                  startedAt: iso.string(from: started), finishedAt: iso.string(from: Date()),
                                  scale: plan.scale.rawValue, machine: machine, perItem: outcome.perItem)
+        if DataParallel.group.size > 1 { result.ranks = DataParallel.group.size }
         try store.save(result)
         let metrics = outcome.metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", outcome.metrics[$0]!))" }.joined(separator: " ")
         progress.log("done    \(stage.key)  \(metrics)  (\(ProgressSink.duration(result.wallSeconds)))")

@@ -1,5 +1,14 @@
 import Foundation
 
+/// Synchronised batch norm for data-parallel training: while `reduce` is set, batch norm in
+/// training mode sums its per-channel statistics (forward: sums and counts; backward: the
+/// gradient sums) over every process with it, so each normalises with the statistics of
+/// the whole global batch. `reduce` sums a buffer element-wise over the processes, in place;
+/// every process must run the same batch norms in the same order.
+public enum BatchNormSync {
+    nonisolated(unsafe) public static var reduce: ((inout [Double]) -> Void)? = nil
+}
+
 /// Batch normalisation over the channel axis (axis 1) of an [N, C, …] tensor (NCDHW for
 /// video): statistics per channel over N and every axis after the channel.
 ///
@@ -36,7 +45,51 @@ public func _vjpBatchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
 
     var mean = [Float](repeating: 0, count: C)
     var invStd = [Float](repeating: 0, count: C)
-    if training {
+    let reduce = training ? BatchNormSync.reduce : nil
+    var totalCount = M
+    if let reduce {
+        // Two passes as below, each summed over the processes: the global mean, then the
+        // squared deviations from it.
+        var sums = [Double](repeating: 0, count: C + 1)
+        x.scalars.withUnsafeBufferPointer { px in
+            sums.withUnsafeMutableBufferPointer { ps in
+                let X = UnsafeSendable(px.baseAddress!), P = UnsafeSendable(ps.baseAddress!)
+                Parallel.forEachRange(C) { channels in
+                    for c in channels {
+                        var s = 0.0
+                        for n in 0..<N { s += Double(simdSum(X.pointer + (n * C + c) * S, S)) }
+                        P.pointer[c] = s
+                    }
+                }
+            }
+        }
+        sums[C] = Double(M)
+        reduce(&sums)
+        totalCount = Int(sums[C])
+        for c in 0..<C { mean[c] = Float(sums[c] / sums[C]) }
+        var deviations = [Double](repeating: 0, count: C)
+        x.scalars.withUnsafeBufferPointer { px in
+            deviations.withUnsafeMutableBufferPointer { pd in
+                let X = UnsafeSendable(px.baseAddress!), D = UnsafeSendable(pd.baseAddress!)
+                let mean = mean
+                Parallel.forEachRange(C) { channels in
+                    for c in channels {
+                        var v = 0.0
+                        for n in 0..<N { v += Double(simdSquaredDeviation(X.pointer + (n * C + c) * S, S, from: mean[c])) }
+                        D.pointer[c] = v
+                    }
+                }
+            }
+        }
+        reduce(&deviations)
+        let Mt = Float(totalCount)
+        for c in 0..<C {
+            let variance = Float(deviations[c] / sums[C])
+            runningMean.scalars[c] = (1 - momentum) * runningMean.scalars[c] + momentum * mean[c]
+            runningVariance.scalars[c] = (1 - momentum) * runningVariance.scalars[c] + momentum * variance * Mt / (Mt - 1)
+            invStd[c] = 1 / (variance + epsilon).squareRoot()
+        }
+    } else if training {
         x.scalars.withUnsafeBufferPointer { px in
             mean.withUnsafeMutableBufferPointer { pm in
                 invStd.withUnsafeMutableBufferPointer { pi in
@@ -100,7 +153,7 @@ public func _vjpBatchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
         }
     }
 
-    let savedMean = mean, savedInvStd = invStd
+    let savedMean = mean, savedInvStd = invStd, savedCount = totalCount
     return (y, { gy in
         precondition(shape: gy.shape, equals: x.shape, "batch norm output gradient")
         var gGamma = [Float](repeating: 0, count: C)
@@ -115,6 +168,46 @@ public func _vjpBatchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor,
                                 let X = UnsafeSendable(px.baseAddress!), GY = UnsafeSendable(pgy.baseAddress!)
                                 let G = UnsafeSendable(pg.baseAddress!), GG = UnsafeSendable(pgg.baseAddress!)
                                 let GB = UnsafeSendable(pgb.baseAddress!), GX = UnsafeSendable(pgx.baseAddress!)
+                                if let reduce {
+                                    // Synchronised: the gradient sums of the whole global batch.
+                                    var sums = [Double](repeating: 0, count: 2 * C)
+                                    sums.withUnsafeMutableBufferPointer { ps in
+                                        let P = UnsafeSendable(ps.baseAddress!)
+                                        Parallel.forEachRange(C) { channels in
+                                            for c in channels {
+                                                var sumDy = 0.0, sumDyXhat = 0.0
+                                                for n in 0..<N {
+                                                    let xs = X.pointer + (n * C + c) * S, gs = GY.pointer + (n * C + c) * S
+                                                    let (a, b) = simdSumAndCenteredDot(gs, xs, S, center: savedMean[c])
+                                                    sumDy += Double(a); sumDyXhat += Double(b)
+                                                }
+                                                sumDyXhat *= Double(savedInvStd[c])
+                                                // This process's share of the parameter gradients
+                                                // (data parallelism sums those over the processes).
+                                                GG.pointer[c] = Float(sumDyXhat); GB.pointer[c] = Float(sumDy)
+                                                P.pointer[2 * c] = sumDy; P.pointer[2 * c + 1] = sumDyXhat
+                                            }
+                                        }
+                                    }
+                                    reduce(&sums)
+                                    let sumsCopy = sums
+                                    Parallel.forEachRange(C) { channels in
+                                        for c in channels {
+                                            let mu = savedMean[c], inv = savedInvStd[c], scale = G.pointer[c] * inv
+                                            let meanDy = Float(sumsCopy[2 * c] / Double(savedCount))
+                                            let meanDyXhat = Float(sumsCopy[2 * c + 1] / Double(savedCount))
+                                            for n in 0..<N {
+                                                let xs = X.pointer + (n * C + c) * S, gs = GY.pointer + (n * C + c) * S
+                                                let d = GX.pointer + (n * C + c) * S
+                                                for i in 0..<S {
+                                                    let xhat = (xs[i] - mu) * inv
+                                                    d[i] = scale * (gs[i] - meanDy - xhat * meanDyXhat)
+                                                }
+                                            }
+                                        }
+                                    }
+                                    return
+                                }
                                 Parallel.forEachRange(C) { channels in
                                     for c in channels {
                                         let mu = savedMean[c], inv = savedInvStd[c]

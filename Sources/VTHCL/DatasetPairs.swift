@@ -46,6 +46,35 @@ public struct DatasetPairs: PretrainBatchSource {
                              labels: ids.map { records[$0].label ?? -1 })
     }
 
+    /// Loads only `items` of each batch (a rank's part), in the one-process order.
+    public func batches(seed: UInt64, epoch: Int, from step: Int, items: Range<Int>) -> AnyIterator<Result<PretrainBatch, Error>> {
+        if items == 0..<batchSize { return batches(seed: seed, epoch: epoch, from: step) }
+        let ids = Array(order(seed: seed, epoch: epoch)[(step * batchSize)..<(stepsPerEpoch * batchSize)])
+        let steps = ids.count / batchSize
+        let local = (0..<steps).flatMap { s in items.map { ids[s * batchSize + $0] } }
+        let source = self
+        let loader = BatchLoader<PretrainSample>(count: local.count, workers: workers, prefetch: 2 * items.count) { i in
+            try source.sample(seed: seed, epoch: epoch, instance: local[i])
+        }
+        var taken = 0
+        return AnyIterator {
+            guard taken < steps else { loader.stop(); return nil }
+            do {
+                var samples: [PretrainSample] = []
+                for _ in items { if let s = try loader.next() { samples.append(s) } }
+                var b = Self.assemble(samples, labels: samples.map { source.records[$0.index].label ?? -1 })
+                b.instances = Array(ids[(taken * source.batchSize)..<((taken + 1) * source.batchSize)])
+                b.loaded = items
+                taken += 1
+                return .success(b)
+            } catch {
+                loader.stop()
+                taken = steps
+                return .failure(error)
+            }
+        }
+    }
+
     public func batches(seed: UInt64, epoch: Int, from step: Int) -> AnyIterator<Result<PretrainBatch, Error>> {
         let ids = Array(order(seed: seed, epoch: epoch)[(step * batchSize)..<(stepsPerEpoch * batchSize)])
         let source = self

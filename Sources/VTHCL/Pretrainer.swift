@@ -10,8 +10,11 @@ public struct PretrainBatch: Sendable {
     public var slow: Tensor
     public var fast: Tensor
     public var labels: [Int]?
-    public init(instances: [Int], slow: Tensor, fast: Tensor, labels: [Int]? = nil) {
-        self.instances = instances; self.slow = slow; self.fast = fast; self.labels = labels
+    /// Data-parallel: the items of the batch whose clips were loaded (this rank's part);
+    /// `instances` still lists the whole batch. Nil when every item was loaded.
+    public var loaded: Range<Int>?
+    public init(instances: [Int], slow: Tensor, fast: Tensor, labels: [Int]? = nil, loaded: Range<Int>? = nil) {
+        self.instances = instances; self.slow = slow; self.fast = fast; self.labels = labels; self.loaded = loaded
     }
 }
 
@@ -24,6 +27,9 @@ public protocol PretrainBatchSource: Sendable {
     /// The batches of one epoch from `step` on, in order (a source may prepare them ahead
     /// on worker threads). Defaults to calling `batch` step by step.
     func batches(seed: UInt64, epoch: Int, from step: Int) -> AnyIterator<Result<PretrainBatch, Error>>
+    /// The same batches, loading only the clips of `items` of each (data parallelism: a
+    /// rank's part; `PretrainBatch.loaded`). Defaults to loading every item.
+    func batches(seed: UInt64, epoch: Int, from step: Int, items: Range<Int>) -> AnyIterator<Result<PretrainBatch, Error>>
 }
 
 extension PretrainBatchSource {
@@ -34,6 +40,10 @@ extension PretrainBatchSource {
             defer { next += 1 }
             return Result { try batch(seed: seed, epoch: epoch, step: next) }
         }
+    }
+
+    public func batches(seed: UInt64, epoch: Int, from step: Int, items: Range<Int>) -> AnyIterator<Result<PretrainBatch, Error>> {
+        batches(seed: seed, epoch: epoch, from: step)
     }
 }
 
@@ -48,6 +58,13 @@ public struct PretrainSchedule: Sendable, Codable, Equatable {
     public var weightDecay: Float = 1e-4
     /// Checkpoint every this many steps as well as at each epoch end (0 = epochs only).
     public var checkpointEverySteps: Int = 0
+    /// Batch-norm groups a global batch is split into (contiguous equal slices, one forward
+    /// pass each, gradients averaged as one): one per rank when unset. A multiple of the rank
+    /// count; a one-process run with `shards: N` computes what N ranks compute.
+    public var shards: Int? = nil
+    /// Synchronised batch norm across the ranks (statistics of the whole global batch) instead
+    /// of per-rank statistics; needs one shard per rank. Unset: per-rank.
+    public var syncBatchNorm: Bool? = nil
 
     public init(epochs: Int, batchSize: Int) { self.epochs = epochs; self.batchSize = batchSize }
 
@@ -108,9 +125,15 @@ public final class Pretrainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let configJSON = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
-        let scheduleJSON = String(decoding: (try? encoder.encode(schedule)) ?? Data(), as: UTF8.self)
+        // Per-rank batch norm makes the shard count part of what a run computes, however it
+        // was set (one process with `shards: N` or N ranks): the effective count, when above one.
+        var fingerprinted = schedule
+        fingerprinted.shards = nil
+        let scheduleJSON = String(decoding: (try? encoder.encode(fingerprinted)) ?? Data(), as: UTF8.self)
+        let shards = schedule.shards ?? DataParallel.group.size
         loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: Self.format,
-                            fingerprint: TrainingLoop.hash("\(configJSON)|\(scheduleJSON)|instances=\(instances)"))
+                            fingerprint: TrainingLoop.hash("\(configJSON)|\(scheduleJSON)|instances=\(instances)"
+                                                           + (shards > 1 ? "|shards=\(shards)" : "")))
         loop.checkpointEverySteps = schedule.checkpointEverySteps
         loop.extraMetadata = metadata()
         loop.extraTensors = { [unowned self] in
@@ -152,22 +175,83 @@ public final class Pretrainer {
         return VTHCLModel(config, rng: &rng)
     }
 
-    /// Runs one step on `batch` at the loop's position; returns the losses.
-    public func trainStep(_ batch: PretrainBatch, stepsPerEpoch: Int) -> PretrainProgress {
+    /// Runs one step on `batch` (the global batch) at the loop's position; returns the losses.
+    ///
+    /// Data-parallel, each rank runs its shards of the batch (see `PretrainSchedule.shards`):
+    /// negatives are drawn for the whole batch from the shared stream, each shard's loss is
+    /// weighted by its share of the batch, gradients are summed over the ranks before the
+    /// optimiser step, and the banks are updated on every rank with the gathered embeddings
+    /// of the whole batch, so they stay identical everywhere.
+    public func trainStep(_ batch: PretrainBatch, stepsPerEpoch: Int) throws -> PretrainProgress {
         let schedule = HalfCosineSchedule(base: self.schedule.learningRate, totalEpochs: Double(self.schedule.epochs))
         let lr = schedule.rate(atEpoch: Double(epoch) + Double(step) / Double(max(1, stepsPerEpoch)))
         optimizer.learningRate = lr
         optimizer.zeroGrad()
-        let (es, ef) = model.embed(slowClips: Variable(batch.slow), fastClips: Variable(batch.fast), training: true)
+        let group = loop.group
+        let shards = try DataParallel.shards(self.schedule.shards, in: group)
         var rng = SeedStream(seed, "pretrain.negatives").generator(epoch, step)
         let negatives = objective.sampleNegatives(for: batch.instances, rng: &rng)
-        let (total, lf, ls) = objective.loss(slow: es, fast: ef, instances: batch.instances, negatives: negatives)
-        total.backward()
+        if shards == 1 {
+            let (es, ef) = model.embed(slowClips: Variable(batch.slow), fastClips: Variable(batch.fast), training: true)
+            let (total, lf, ls) = objective.loss(slow: es, fast: ef, instances: batch.instances, negatives: negatives)
+            total.backward()
+            optimizer.step()
+            objective.updateBanks(slow: es.map(\.value), fast: ef.map(\.value), instances: batch.instances)
+            return PretrainProgress(epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch, learningRate: lr,
+                                    total: total.value.scalar,
+                                    perLevel: zip(lf, ls).map { $0.value.scalar + $1.value.scalar })
+        }
+        let B = batch.instances.count, levels = config.levels.count
+        guard B % shards == 0 else {
+            throw DataParallelError("a batch of \(B) cannot be split into \(shards) equal shards (one per rank unless set)")
+        }
+        let perQuery = negatives.count / B
+        let offset = batch.loaded?.lowerBound ?? 0
+        // This rank's embeddings, level by level ([slow_k, fast_k] for each k), and its share
+        // of the losses ([total, per level…]).
+        var embeddings: [[Float]] = Array(repeating: [], count: 2 * levels)
+        var dims = [Int](repeating: 0, count: 2 * levels)
+        var losses = [Float](repeating: 0, count: 1 + levels)
+        try DataParallel.withBatchNormSync(self.schedule.syncBatchNorm ?? false, shards: shards, in: group) {
+        try DataParallel.forEachShard(DataParallel.localShards(shards, in: group), total: shards,
+                                      buffers: model.namedBuffers, in: group) { s in
+            let r = DataParallel.slice(B, shards: shards, shard: s)
+            let rows = (r.lowerBound - offset)..<(r.upperBound - offset)
+            let (es, ef) = model.embed(slowClips: Variable(DataParallel.rows(batch.slow, rows)),
+                                       fastClips: Variable(DataParallel.rows(batch.fast, rows)), training: true)
+            let (total, lf, ls) = objective.loss(slow: es, fast: ef, instances: Array(batch.instances[r]),
+                                                 negatives: Array(negatives[(r.lowerBound * perQuery)..<(r.upperBound * perQuery)]))
+            let w = Float(r.count) / Float(B)
+            scale(total, by: w).backward()
+            losses[0] += w * total.value.scalar
+            for k in 0..<levels {
+                losses[1 + k] += w * (lf[k].value.scalar + ls[k].value.scalar)
+                embeddings[2 * k] += es[k].value.scalars; dims[2 * k] = es[k].value.shape[1]
+                embeddings[2 * k + 1] += ef[k].value.scalars; dims[2 * k + 1] = ef[k].value.shape[1]
+            }
+        }
+        }
+        try DataParallel.reduceGradients(optimizer.parameters, in: group)
+        try group.allreduceSum(&losses)
         optimizer.step()
-        objective.updateBanks(slow: es.map(\.value), fast: ef.map(\.value), instances: batch.instances)
+        // Every rank holds the same number of items (equal shards), so rank r's part of the
+        // gathered buffer is items [r·b, (r+1)·b) of the batch.
+        let gathered = try group.allgather(embeddings.flatMap { $0 })
+        let part = gathered.count / group.size
+        var full: [[Float]] = Array(repeating: [], count: 2 * levels)
+        for r in 0..<group.size {
+            var offset = r * part
+            for j in 0..<(2 * levels) {
+                let n = embeddings[j].count
+                full[j] += gathered[offset..<(offset + n)]
+                offset += n
+            }
+        }
+        let tensors = (0..<(2 * levels)).map { Tensor(shape: [B, dims[$0]], scalars: full[$0]) }
+        objective.updateBanks(slow: stride(from: 0, to: 2 * levels, by: 2).map { tensors[$0] },
+                              fast: stride(from: 1, to: 2 * levels, by: 2).map { tensors[$0] }, instances: batch.instances)
         return PretrainProgress(epoch: epoch, step: step, stepsPerEpoch: stepsPerEpoch, learningRate: lr,
-                                total: total.value.scalar,
-                                perLevel: zip(lf, ls).map { $0.value.scalar + $1.value.scalar })
+                                total: losses[0], perLevel: Array(losses.dropFirst()))
     }
 
     /// Trains until the schedule ends, resuming from `checkpointURL` when it exists.
@@ -181,8 +265,13 @@ public final class Pretrainer {
         }
         var batches: AnyIterator<Result<PretrainBatch, Error>>? = nil
         let steps = source.stepsPerEpoch
+        let group = loop.group
+        let shards = try DataParallel.shards(schedule.shards, in: group)
         try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, beginEpoch: { epoch, first in
-            batches = source.batches(seed: seed, epoch: epoch, from: first)
+            // Each rank loads its part of every batch (all of it in one process).
+            batches = group.size == 1 ? source.batches(seed: seed, epoch: epoch, from: first)
+                : source.batches(seed: seed, epoch: epoch, from: first,
+                                 items: DataParallel.localItems(schedule.batchSize, shards: shards, in: group))
         }, step: { _, _ in
             guard let next = batches?.next() else {
                 throw PretrainError.incompatibleCheckpoint(path: checkpointURL.path, reason: "the batch source ended before the epoch")

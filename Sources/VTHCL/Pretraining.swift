@@ -81,7 +81,7 @@ public enum Pretraining {
             }
             for (i, level) in config.levels.enumerated() { row["loss.res\(level + 1)"] = levelSums[i] / Double(max(1, count)) }
             log.values = log.values.filter { Int($0["epoch"] ?? -1) != epoch } + [row]
-            try log.save(logURL)
+            if DataParallel.isWriter { try log.save(logURL) }
             sum = 0; count = 0; levelSums = levelSums.map { _ in 0 }
         })
         let bank = try KNNMonitor.bank(trainer, train: train, test: testRecords, provider: provider, crop: crop, classes: classes)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Media
 import Tensors
@@ -22,9 +23,19 @@ struct Bench: ParsableCommand {
     static func main() {
         OpenBLASCore.reexecWithBestCoreIfNeeded()
         MemoryPolicy.retainFreedMemory()
+        // Under mpirun/srun: join the world (trainers split each global batch over it); an error
+        // on any rank ends every rank with it. Started plainly, a world of one with no MPI call.
+        let world: Communicator
+        do { world = try Communicator.installWorld() } catch { exit(withError: error) }
+        if world.size > 1, let first = CommandLine.arguments.dropFirst().first, ["run", "all"].contains(first) {
+            // The suite runner's per-stage file lock and result writes are not rank-aware yet:
+            // rank 1 would wait for rank 0's lock while rank 0 waits for rank 1 in training.
+            world.abort(message: "error: rank \(world.rank) of \(world.size): `bench \(first)` does not run data-parallel yet "
+                        + "(the run store's stage lock and result writes are not rank-aware); run it in one process")
+        }
         do {
             var command = try parseAsRoot()
-            try command.run()
+            try world.runOrAbort { try command.run() }
         } catch {
             // Foundation's file errors print as an NSCocoaErrorDomain dump; say instead which
             // path, what failed, why and the likely fix.

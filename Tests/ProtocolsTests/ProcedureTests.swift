@@ -14,6 +14,38 @@ func tinyEncoder(seed: UInt64, dilation: Int = 1) -> ResNet3D {
     return ResNet3D(.slowFast(depth: 18, pathway: .slow, widthMultiplier: 0.125, res5Dilation: dilation), rng: &rng)
 }
 
+/// AVA-like movies: 30 fps, keyframes every second with one person box labelled by class.
+func avaRecords(prefix: String, count: Int) -> ([VideoRecord], [String: Frames]) {
+    var records: [VideoRecord] = [], store: [String: Frames] = [:]
+    for v in 0..<count {
+        let label = v % 2
+        let id = "\(prefix)\(v)"
+        store[id] = InMemoryVideos.frames(label: label, variant: v, count: 90)
+        let keyframes = (0..<2).map { k -> Datasets.AVAKeyframe in
+            let box = Datasets.AVABox(x1: 0.1, y1: 0.2, x2: 0.6, y2: 0.8, actions: [label + 1], personID: 0)
+            var proposal = box; proposal.score = 0.9; proposal.actions = []
+            return Datasets.AVAKeyframe(second: 902 + k, frameIndex: 30 + 30 * k, boxes: [box], proposals: [proposal])
+        }
+        records.append(VideoRecord(id: id, source: "memory:\(id)", isFrameFolder: true, fps: 30, keyframes: keyframes))
+    }
+    return (records, store)
+}
+
+/// Epic-like videos at 10 fps with segments starting after the 2 s observation window.
+func epicRecords(prefix: String, count: Int) -> ([VideoRecord], [String: Frames]) {
+    var records: [VideoRecord] = [], store: [String: Frames] = [:]
+    for v in 0..<count {
+        let id = "\(prefix)\(v)"
+        store[id] = InMemoryVideos.frames(label: v % 2, variant: v, count: 40, fps: 10)
+        let segments = (0..<2).map { k in
+            EpicSegment(uid: v * 10 + k, narration: "n", start: 2.5 + Double(k), stop: 3.2 + Double(k), startFrame: 26 + 10 * k,
+                        stopFrame: 33 + 10 * k, verb: v % 2, noun: (v + k) % 3)
+        }
+        records.append(VideoRecord(id: id, source: "memory:\(id)", isFrameFolder: true, fps: 10, segments: segments))
+    }
+    return (records, store)
+}
+
 final class ProcedureTests: XCTestCase {
     func tempDir() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("procedures-\(UUID().uuidString)")
@@ -103,23 +135,6 @@ final class ProcedureTests: XCTestCase {
         XCTAssertEqual(again.knn.top1.hits, r.knn.top1.hits)
     }
 
-    /// AVA-like movies: 30 fps, keyframes every second with one person box labelled by class.
-    func avaRecords(prefix: String, count: Int) -> ([VideoRecord], [String: Frames]) {
-        var records: [VideoRecord] = [], store: [String: Frames] = [:]
-        for v in 0..<count {
-            let label = v % 2
-            let id = "\(prefix)\(v)"
-            store[id] = InMemoryVideos.frames(label: label, variant: v, count: 90)
-            let keyframes = (0..<2).map { k -> Datasets.AVAKeyframe in
-                let box = Datasets.AVABox(x1: 0.1, y1: 0.2, x2: 0.6, y2: 0.8, actions: [label + 1], personID: 0)
-                var proposal = box; proposal.score = 0.9; proposal.actions = []
-                return Datasets.AVAKeyframe(second: 902 + k, frameIndex: 30 + 30 * k, boxes: [box], proposals: [proposal])
-            }
-            records.append(VideoRecord(id: id, source: "memory:\(id)", isFrameFolder: true, fps: 30, keyframes: keyframes))
-        }
-        return (records, store)
-    }
-
     func testAVADetectionScoresFrameMAPAndResumesBitIdentically() throws {
         let (train, a) = avaRecords(prefix: "tr", count: 4), (test, b) = avaRecords(prefix: "te", count: 2)
         let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: a.merging(b) { $1 })
@@ -136,21 +151,6 @@ final class ProcedureTests: XCTestCase {
             _ = try AVADetection.run(encoder: tinyEncoder(seed: 5, dilation: 2), train: train, test: test, classIDs: [1, 2],
                                      provider: provider, settings: settings, seed: 5, checkpointURL: url, progress: progress)
         }
-    }
-
-    /// Epic-like videos at 10 fps with segments starting after the 2 s observation window.
-    func epicRecords(prefix: String, count: Int) -> ([VideoRecord], [String: Frames]) {
-        var records: [VideoRecord] = [], store: [String: Frames] = [:]
-        for v in 0..<count {
-            let id = "\(prefix)\(v)"
-            store[id] = InMemoryVideos.frames(label: v % 2, variant: v, count: 40, fps: 10)
-            let segments = (0..<2).map { k in
-                EpicSegment(uid: v * 10 + k, narration: "n", start: 2.5 + Double(k), stop: 3.2 + Double(k), startFrame: 26 + 10 * k,
-                            stopFrame: 33 + 10 * k, verb: v % 2, noun: (v + k) % 3)
-            }
-            records.append(VideoRecord(id: id, source: "memory:\(id)", isFrameFolder: true, fps: 10, segments: segments))
-        }
-        return (records, store)
     }
 
     func testAnticipationScoresVerbsAndNounsAndResumesBitIdentically() throws {
