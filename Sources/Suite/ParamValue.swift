@@ -89,22 +89,5 @@ public indirect enum ParamValue: Codable, Equatable, Hashable, Sendable, CustomS
 public typealias Params = [String: ParamValue]
 
 extension Dictionary where Key == String, Value == ParamValue {
-    /// `self` with `other`'s entries replacing or (for nested maps) merging into ours.
-    public func merging(overrides other: Params) -> Params {
-        var out = self
-        for (k, v) in other {
-            if case .map(let mine) = out[k], case .map(let theirs) = v {
-                out[k] = .map(mine.merging(overrides: theirs))
-            } else {
-                out[k] = v
-            }
-        }
-        return out
-    }
-
     public var canonicalJSON: String { ParamValue.map(self).canonicalJSON }
-
-    public func int(_ key: String, default value: Int) -> Int { self[key]?.intValue ?? value }
-    public func double(_ key: String, default value: Double) -> Double { self[key]?.doubleValue ?? value }
-    public func string(_ key: String, default value: String) -> String { self[key]?.stringValue ?? value }
 }
