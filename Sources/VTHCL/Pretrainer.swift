@@ -124,7 +124,8 @@ public final class Pretrainer {
                         momentum: schedule.momentum, weightDecay: schedule.weightDecay)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let configJSON = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
+        configJSON = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
+        fullScheduleJSON = String(decoding: (try? encoder.encode(schedule)) ?? Data(), as: UTF8.self)
         // Per-rank batch norm makes the shard count part of what a run computes, however it
         // was set (one process with `shards: N` or N ranks): the effective count, when above one.
         var fingerprinted = schedule
@@ -156,14 +157,13 @@ public final class Pretrainer {
         }
     }
 
-    /// The configuration and schedule as JSON (`loadModel` rebuilds the network from them).
+    /// The configuration and schedule as JSON (`loadModel` rebuilds the network from them),
+    /// encoded once with sorted keys so the checkpoint's bytes do not change between processes.
+    let configJSON: String, fullScheduleJSON: String
+
+    /// The checkpoint metadata: the caller's, with the configuration and schedule.
     func metadata() -> [String: String] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        var meta = extraMetadata
-        meta["config"] = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
-        meta["schedule"] = String(decoding: (try? encoder.encode(schedule)) ?? Data(), as: UTF8.self)
-        return meta
+        extraMetadata.merging(["config": configJSON, "schedule": fullScheduleJSON]) { $1 }
     }
 
     public var isFinished: Bool { epoch >= schedule.epochs }
