@@ -57,6 +57,10 @@ public final class TrainingLoop {
     public var group: ProcessGroup = DataParallel.group
     /// Next position to run.
     public private(set) var epoch = 0, step = 0
+    /// Sums a trainer keeps over the current epoch (for its mean loss, say), saved in every
+    /// checkpoint taken within an epoch and restored on resume, so an epoch resumed part-way
+    /// reports what an uninterrupted one does. The trainer resets them in `endEpoch`.
+    public var epochSums: [String: Double] = [:]
 
     public init(model: Layer, optimizer: SGD, seed: UInt64, checkpointURL: URL, format: String, fingerprint: String) {
         self.model = model; self.optimizer = optimizer; self.seed = seed
@@ -68,7 +72,9 @@ public final class TrainingLoop {
     /// - `beginEpoch(epoch, firstStep)` runs before the first step of an epoch (or of its
     ///   resumed part): where a trainer prepares that epoch's data.
     /// - `step(epoch, step)` runs one optimisation step.
-    /// - `endEpoch(epoch)` runs after the epoch's checkpoint is written.
+    /// - `endEpoch(epoch)` runs after the epoch's last step and before its checkpoint is
+    ///   written, so what it records (an epoch log) is never behind the checkpoint: a kill
+    ///   between the two redoes the epoch, which records the same again.
     public func run(epochs: Int, stepsPerEpoch: Int,
                     beginEpoch: (_ epoch: Int, _ firstStep: Int) throws -> Void = { _, _ in },
                     step body: (_ epoch: Int, _ step: Int) throws -> Void,
@@ -82,8 +88,8 @@ public final class TrainingLoop {
                 if step < stepsPerEpoch, checkpointEverySteps > 0, step % checkpointEverySteps == 0 { try save() }
             }
             epoch += 1; step = 0
-            try save()
             try endEpoch(epoch - 1)
+            try save()
         }
     }
 
@@ -99,6 +105,12 @@ public final class TrainingLoop {
         var meta = extraMetadata.merging(["format": format, "fingerprint": fingerprint, "seed": "\(seed)",
                                           "epoch": "\(epoch)", "step": "\(step)"]) { $1 }
         if group.size > 1 { meta["ranks"] = "\(group.size)" }
+        if !epochSums.isEmpty {
+            // Swift's JSON writes the shortest text that reads back as the same Double.
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            meta["epoch_sums"] = String(decoding: try encoder.encode(epochSums), as: UTF8.self)
+        }
         try Checkpoint.save(model, extra: extra, metadata: meta, to: checkpointURL)
     }
 
@@ -118,10 +130,16 @@ public final class TrainingLoop {
         guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
             throw IncompatibleCheckpoint(path: path, reason: "its metadata lacks the epoch and step")
         }
+        var sums: [String: Double] = [:]
+        if let text = meta["epoch_sums"] {
+            do { sums = try JSONDecoder().decode([String: Double].self, from: Data(text.utf8)) } catch {
+                throw IncompatibleCheckpoint(path: path, reason: "its epoch_sums metadata is not a JSON object of numbers: \(error)")
+            }
+        }
         let (extra, _) = try Checkpoint.load(into: model, from: checkpointURL)
         optimizer.restore(from: extra)
         try restoreExtra(extra)
-        epoch = e; step = s
+        epoch = e; step = s; epochSums = sums
     }
 
     /// A fingerprint of values that define a run (configuration, schedule, data size).

@@ -30,7 +30,8 @@ func requireDataset(_ stage: PlannedStage) throws -> String {
     return d
 }
 
-func fileHash(_ url: URL) -> String? { try? SHA256.hex(fileAt: url.path) }
+/// SHA-256 of a checkpoint a stage just wrote or read (a missing file is an error).
+func fileHash(_ url: URL) throws -> String { try SHA256.hex(fileAt: url.path) }
 
 extension StageContext {
     /// Forwards a procedure's progress to the suite's progress output.
@@ -106,7 +107,7 @@ public struct PretrainExecutor: StageExecutor {
         return StageOutcome(metrics: metrics, artifacts: ["checkpoint": "checkpoint.safetensors", "epochs": "epochs.json"],
                             counts: ["samples": d.train.records.count, "test_samples": d.test.records.filter { $0.label != nil }.count,
                                      "skipped_bad_videos": d.bad.count],
-                            checkpointHash: fileHash(r.checkpointURL), perItem: perItem)
+                            checkpointHash: try fileHash(r.checkpointURL), perItem: perItem)
     }
 }
 
@@ -138,7 +139,7 @@ func initialisedEncoder(backbone: Backbone, width: Double, seed: Int, context: S
     }
     let url = context.store.directory(input.identity).appendingPathComponent(rel)
     try ClassifierTrainer.initialise(encoder, from: .checkpoint(url, prefix: prefix))
-    return (encoder, fileHash(url))
+    return (encoder, try fileHash(url))
 }
 
 func schedule(epochs: Int, batch: Int, lr: Double, milestones: [Double], weightDecay: Double) -> ClassifierSchedule {
@@ -199,7 +200,7 @@ public struct ClassifierExecutor: StageExecutor {
                             artifacts: ["checkpoint": "checkpoint.safetensors"],
                             counts: ["samples": r.trainVideos, "test_videos": r.testVideos, "classes": classes,
                                      "skipped_bad_videos": d.bad.count],
-                            checkpointHash: initHash ?? fileHash(context.checkpointURL),
+                            checkpointHash: try initHash ?? fileHash(context.checkpointURL),
                             perItem: ["video_top1": a.video.top1.perItem, "video_top5": a.video.top5.perItem])
     }
 }
@@ -309,7 +310,7 @@ public struct ICMExecutor: StageExecutor {
         }
         return StageOutcome(metrics: metrics, artifacts: artifacts,
                             counts: ["videos": artifacts.count, "skipped_bad_videos": bad.count],
-                            checkpointHash: fileHash(context.store.directory(input.identity).appendingPathComponent(rel)),
+                            checkpointHash: try fileHash(context.store.directory(input.identity).appendingPathComponent(rel)),
                             perItem: ["object_mass_ratio": r.ratios])
     }
 

@@ -107,6 +107,11 @@ public final class Pretrainer {
     public let optimizer: SGD
     public let checkpointURL: URL
     let loop: TrainingLoop
+    /// Sums kept over the current epoch, checkpointed with it (`TrainingLoop.epochSums`).
+    public var epochSums: [String: Double] {
+        get { loop.epochSums }
+        set { loop.epochSums = newValue }
+    }
     /// Next position to run.
     public var epoch: Int { loop.epoch }
     public var step: Int { loop.step }
@@ -115,7 +120,7 @@ public final class Pretrainer {
 
     public static let format = "tempo-bench.vthcl.v2"
 
-    public init(config: VTHCLConfig, schedule: PretrainSchedule, instances: Int, seed: UInt64, checkpointURL: URL) {
+    public init(config: VTHCLConfig, schedule: PretrainSchedule, instances: Int, seed: UInt64, checkpointURL: URL) throws {
         self.config = config; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL
         var rng = SeedStream(seed, "pretrain.init").generator()
         model = VTHCLModel(config, rng: &rng)  // first from the stream: see `initialModel`
@@ -124,13 +129,13 @@ public final class Pretrainer {
                         momentum: schedule.momentum, weightDecay: schedule.weightDecay)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        configJSON = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
-        fullScheduleJSON = String(decoding: (try? encoder.encode(schedule)) ?? Data(), as: UTF8.self)
+        configJSON = String(decoding: try encoder.encode(config), as: UTF8.self)
+        fullScheduleJSON = String(decoding: try encoder.encode(schedule), as: UTF8.self)
         // Per-rank batch norm makes the shard count part of what a run computes, however it
         // was set (one process with `shards: N` or N ranks): the effective count, when above one.
         var fingerprinted = schedule
         fingerprinted.shards = nil
-        let scheduleJSON = String(decoding: (try? encoder.encode(fingerprinted)) ?? Data(), as: UTF8.self)
+        let scheduleJSON = String(decoding: try encoder.encode(fingerprinted), as: UTF8.self)
         let shards = schedule.shards ?? DataParallel.group.size
         loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: Self.format,
                             fingerprint: TrainingLoop.hash("\(configJSON)|\(scheduleJSON)|instances=\(instances)"
@@ -256,7 +261,7 @@ public final class Pretrainer {
 
     /// Trains until the schedule ends, resuming from `checkpointURL` when it exists.
     /// `progress` runs after every step (throwing from it stops the run, as a kill would);
-    /// `epochEnd` after each epoch's checkpoint.
+    /// `epochEnd` after each epoch's last step, before its checkpoint.
     public func run(source: PretrainBatchSource, progress: (PretrainProgress) throws -> Void = { _ in },
                     epochEnd: (Int, Pretrainer) throws -> Void = { _, _ in }) throws {
         guard source.instanceCount == objective.instances else {

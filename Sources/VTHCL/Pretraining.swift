@@ -15,7 +15,12 @@ public struct EpochLog: Codable, Sendable {
             throw PretrainError.incompatibleCheckpoint(path: url.path, reason: "unreadable epoch log: \(error)")
         }
     }
-    public func save(_ url: URL) throws { try JSONEncoder().encode(self).write(to: url, options: .atomic) }
+    /// Written with sorted keys, so the same epochs give the same bytes.
+    public func save(_ url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try encoder.encode(self).write(to: url, options: .atomic)
+    }
 }
 
 /// VTHCL pretraining (paper §3, SPEC §1) as a procedure: the training split's videos as
@@ -48,7 +53,7 @@ public enum Pretraining {
     /// exist. `monitor` receives the kNN monitor lines.
     public static func run(train: [VideoRecord], test: [VideoRecord], classes: Int, provider: FrameProvider,
                            settings: Settings, seed: UInt64, directory: URL, metadata: [String: String] = [:],
-                           progress: ProgressHandler = { _ in }, monitor: (String) -> Void = { _ in }) throws -> Result {
+                           progress: ProgressHandler = { _ in }, monitor: (String) throws -> Void = { _ in }) throws -> Result {
         let config = settings.config, schedule = settings.schedule, crop = settings.crop
         let testRecords = test.filter { $0.label != nil }
         guard train.count >= schedule.batchSize else {
@@ -61,28 +66,30 @@ public enum Pretraining {
                                   alpha: config.alpha, workers: settings.workers)
         let checkpoint = directory.appendingPathComponent("checkpoint.safetensors")
         let logURL = directory.appendingPathComponent("epochs.json")
-        let trainer = Pretrainer(config: config, schedule: schedule, instances: train.count, seed: seed, checkpointURL: checkpoint)
+        let trainer = try Pretrainer(config: config, schedule: schedule, instances: train.count, seed: seed, checkpointURL: checkpoint)
         trainer.extraMetadata = metadata.merging(["crop": "\(crop)"]) { $1 }
         var log = try EpochLog.load(logURL)
-        var sum = 0.0, count = 0
-        var levelSums = [Double](repeating: 0, count: config.levels.count)
+        // The epoch's loss sums live in the trainer's checkpoints: an epoch resumed part-way
+        // reports the mean over all its steps.
         try trainer.run(source: source, progress: { p in
-            sum += Double(p.total); count += 1
-            for (i, l) in p.perLevel.enumerated() { levelSums[i] += Double(l) }
+            trainer.epochSums["loss", default: 0] += Double(p.total)
+            trainer.epochSums["steps", default: 0] += 1
+            for (i, l) in p.perLevel.enumerated() { trainer.epochSums["level.\(i)", default: 0] += Double(l) }
             try progress(TrainingProgress(epoch: p.epoch, epochs: schedule.epochs, step: p.step, steps: p.stepsPerEpoch,
                                           values: [("loss", Double(p.total)), ("lr", Double(p.learningRate))]))
         }, epochEnd: { epoch, trainer in
-            var row: [String: Double] = ["epoch": Double(epoch), "loss": sum / Double(max(1, count))]
+            let sums = trainer.epochSums, count = max(1, sums["steps"] ?? 0)
+            var row: [String: Double] = ["epoch": Double(epoch), "loss": (sums["loss"] ?? 0) / count]
             let every = settings.knnEvery
             if every > 0 && ((epoch + 1) % every == 0 || epoch + 1 == schedule.epochs),
                let knn = try KNNMonitor.bank(trainer, train: train, test: testRecords, provider: provider, crop: crop, classes: classes) {
                 row["knn_top1"] = knn.fraction
-                monitor("epoch \(epoch + 1): loss \(String(format: "%.3f", row["loss"]!)), kNN top-1 \(String(format: "%.3f", knn.fraction))")
+                try monitor("epoch \(epoch + 1): loss \(String(format: "%.3f", row["loss"]!)), kNN top-1 \(String(format: "%.3f", knn.fraction))")
             }
-            for (i, level) in config.levels.enumerated() { row["loss.res\(level + 1)"] = levelSums[i] / Double(max(1, count)) }
+            for (i, level) in config.levels.enumerated() { row["loss.res\(level + 1)"] = (sums["level.\(i)"] ?? 0) / count }
             log.values = log.values.filter { Int($0["epoch"] ?? -1) != epoch } + [row]
             if DataParallel.isWriter { try log.save(logURL) }
-            sum = 0; count = 0; levelSums = levelSums.map { _ in 0 }
+            trainer.epochSums = [:]
         })
         let bank = try KNNMonitor.bank(trainer, train: train, test: testRecords, provider: provider, crop: crop, classes: classes)
         let frozen = try KNNMonitor.frozen(model: trainer.model, train: train, test: testRecords, provider: provider, crop: crop, classes: classes)

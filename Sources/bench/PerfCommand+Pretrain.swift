@@ -87,7 +87,7 @@ struct PerfPretrainStep: ParsableCommand {
         var schedule = PretrainSchedule(epochs: 1, batchSize: b)
         if syncBatchNorm { schedule.syncBatchNorm = true }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tempo-perf-\(getpid())")
-        let trainer = Pretrainer(config: config, schedule: schedule, instances: 4096, seed: 5,
+        let trainer = try Pretrainer(config: config, schedule: schedule, instances: 4096, seed: 5,
                                  checkpointURL: directory.appendingPathComponent("unused.safetensors"))
         // Every rank draws the same global batch and keeps its slice, as the batch source does.
         var rng = RandomGenerator(seed: 5)

@@ -61,7 +61,7 @@ final class PretrainTests: XCTestCase {
         let config = tinyPretrainConfig()
         var schedule = tinySchedule(); schedule.epochs = 6; schedule.checkpointEverySteps = 0
         let dir = try tempDir()
-        let trainer = Pretrainer(config: config, schedule: schedule, instances: 12, seed: 3,
+        let trainer = try Pretrainer(config: config, schedule: schedule, instances: 12, seed: 3,
                                  checkpointURL: dir.appendingPathComponent("ckpt.safetensors"))
         var epochLoss: [Float] = []
         var current: [Float] = []
@@ -101,7 +101,7 @@ final class PretrainTests: XCTestCase {
         let (_, meta) = try Safetensors.read(resumed)
         XCTAssertLessThan(Int(meta["epoch"]!)!, 3, "killed before the end")
 
-        let trainer = Pretrainer(config: config, schedule: tinySchedule(), instances: 12, seed: 11, checkpointURL: resumed)
+        let trainer = try Pretrainer(config: config, schedule: tinySchedule(), instances: 12, seed: 11, checkpointURL: resumed)
         try trainer.run(source: SyntheticPairs(config: config))
         XCTAssertEqual(try Data(contentsOf: resumed), try Data(contentsOf: reference))
     }
@@ -113,7 +113,7 @@ final class PretrainTests: XCTestCase {
         try Pretrainer(config: config, schedule: schedule, instances: 12, seed: 1, checkpointURL: url)
             .run(source: SyntheticPairs(config: config))
         var other = config; other.temperature = 0.2
-        let trainer = Pretrainer(config: other, schedule: schedule, instances: 12, seed: 1, checkpointURL: url)
+        let trainer = try Pretrainer(config: other, schedule: schedule, instances: 12, seed: 1, checkpointURL: url)
         XCTAssertThrowsError(try trainer.resume()) { XCTAssertTrue("\($0)".contains("ckpt.safetensors"), "\($0)") }
     }
 }
@@ -167,10 +167,10 @@ final class PyTorchInteropTests: XCTestCase {
 
 final class InitialModelTests: XCTestCase {
     /// `initialModel` is exactly the model a fresh run starts from.
-    func testInitialModelMatchesAFreshRun() {
+    func testInitialModelMatchesAFreshRun() throws {
         var config = VTHCLConfig()
         config.widthMultiplier = 0.125; config.slowFrames = 2; config.embeddingDimension = 8; config.projection = .mlpBN
-        let run = Pretrainer(config: config, schedule: PretrainSchedule(epochs: 1, batchSize: 2), instances: 4, seed: 11,
+        let run = try Pretrainer(config: config, schedule: PretrainSchedule(epochs: 1, batchSize: 2), instances: 4, seed: 11,
                              checkpointURL: FileManager.default.temporaryDirectory.appendingPathComponent("unused.safetensors"))
         let initial = Pretrainer.initialModel(config, seed: 11)
         XCTAssertEqual(initial.namedState.map(\.0), run.model.namedState.map(\.0))

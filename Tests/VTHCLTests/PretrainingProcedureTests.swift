@@ -50,6 +50,37 @@ final class PretrainingProcedureTests: XCTestCase {
         XCTAssertEqual(again.log.values.count, 3, "the epochs before the interruption stay in the log")
     }
 
+    /// The epoch log of a run interrupted within an epoch (after a mid-epoch checkpoint) or
+    /// at the epoch's end (in its kNN monitor, between the last step and the checkpoint)
+    /// equals the uninterrupted run's: resumed epochs average all their steps, and no epoch
+    /// is lost between its checkpoint and its log row.
+    func testEpochLogOfAnInterruptedRunEqualsTheUninterrupted() throws {
+        let (train, a) = InMemoryVideos.labelled(classes: 2, perClass: 4, prefix: "train")
+        let (test, b) = InMemoryVideos.labelled(classes: 2, perClass: 2, prefix: "test")
+        let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: a.merging(b) { $1 })
+        var s = settings()
+        s.schedule.checkpointEverySteps = 1
+        let reference = try tempDir()
+        let r = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: s, seed: 9, directory: reference)
+        let logURL = { (dir: URL) in dir.appendingPathComponent("epochs.json") }
+        // Mid-epoch: epoch 1 stops after its first step's checkpoint.
+        let midEpoch = try tempDir()
+        XCTAssertThrowsError(try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: s, seed: 9,
+                                                 directory: midEpoch, progress: { p in if p.epoch == 1 && p.step == 1 { throw Interrupt() } }))
+        let resumed = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: s, seed: 9, directory: midEpoch)
+        XCTAssertEqual(resumed.log.values, r.log.values)
+        XCTAssertEqual(try Data(contentsOf: logURL(midEpoch)), try Data(contentsOf: logURL(reference)))
+        // At the epoch's end: epoch 1's monitor fails after its last step.
+        let atEnd = try tempDir()
+        var calls = 0
+        XCTAssertThrowsError(try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: s, seed: 9,
+                                                 directory: atEnd, monitor: { _ in calls += 1; if calls == 2 { throw Interrupt() } }))
+        let rerun = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: s, seed: 9, directory: atEnd)
+        XCTAssertEqual(rerun.log.values, r.log.values)
+        XCTAssertEqual(try Data(contentsOf: atEnd.appendingPathComponent("checkpoint.safetensors")),
+                       try Data(contentsOf: reference.appendingPathComponent("checkpoint.safetensors")))
+    }
+
     /// ICM evaluation through a frame provider: one strip per figure and an object-mass score
     /// for every video with boxes; a video without boxes is an error naming it.
     func testICMEvaluationRendersAndScores() throws {
