@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import Media
 import Networks
+import Protocols
 import Tensors
 @testable import VTHCL
 import XCTest
@@ -100,5 +101,47 @@ final class PretrainingProcedureTests: XCTestCase {
         boxes[ICMEvaluation.relativePath(records[1].source, root: "/nowhere")] = nil
         XCTAssertThrowsError(try ICMEvaluation.run(model: model, records: records, provider: provider, crop: 32, figures: 1,
                                                    boxes: boxes, root: "/nowhere")) { XCTAssertTrue("\($0)".contains(records[1].id), "\($0)") }
+    }
+}
+
+/// Fine-tuning starts from the pretrained slow encoder: after the suite's initialisation
+/// (`ClassifierTrainer.initialise` from the checkpoint's `slow.*`), the classifier's encoder
+/// holds the checkpoint's every parameter and running statistic, and its first forward pass
+/// (evaluation mode) gives the pretrained network's features exactly.
+final class FineTuningStartTests: XCTestCase {
+    func testFineTuningStartsFromThePretrainedSlowEncoder() throws {
+        let (train, a) = InMemoryVideos.labelled(classes: 2, perClass: 4, prefix: "train")
+        let (test, b) = InMemoryVideos.labelled(classes: 2, perClass: 1, prefix: "test")
+        let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: a.merging(b) { $1 })
+        var c = VTHCLConfig()
+        c.widthMultiplier = 0.125; c.slowFrames = 2; c.tau = 4; c.alpha = 2; c.negatives = 8; c.embeddingDimension = 16
+        var s = PretrainSchedule(epochs: 2, batchSize: 4)
+        s.baseLearningRate = 0.5
+        var settings = Pretraining.Settings(config: c, schedule: s, crop: 32)
+        settings.knnEvery = 0
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-start-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let r = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: settings, seed: 3, directory: dir)
+        let (pretrained, _) = try Pretrainer.loadModel(r.checkpointURL)
+
+        // As the suite builds a fine-tuning encoder: another seed's random init, then the checkpoint.
+        var rng = SeedStream(7, "encoder.init").generator()
+        let encoder = ResNet3D(.slowFast(depth: 18, pathway: .slow, widthMultiplier: 0.125), rng: &rng)
+        let clip = Variable(try SampleBuilder(provider: provider, augment: .test(size: 32))
+            .testClips(test[0], index: 0, clips: 1, crops: 1, frames: c.slowFrames, stride: c.tau).clip)
+        let before = withoutGradient { encoder.features(clip, training: false) }.last!.value
+        try ClassifierTrainer.initialise(encoder, from: .checkpoint(r.checkpointURL, prefix: "slow."))
+        var headRNG = SeedStream(7, "classifier.head").generator()
+        let classifier = ClipClassifier(encoder: encoder, classes: 2, dropout: 0, rng: &headRNG)
+
+        let loaded = Dictionary(uniqueKeysWithValues: classifier.encoder.namedState.map { ($0.0, $0.1.value) })
+        let expected = pretrained.slow.namedState
+        XCTAssertEqual(Set(loaded.keys), Set(expected.map(\.0)))
+        for (name, v) in expected { XCTAssertEqual(loaded[name], v.value, name) }
+        let theirs = withoutGradient { pretrained.slow.features(clip, training: false) }.map(\.value)
+        let ours = withoutGradient { classifier.encoder.features(clip, training: false) }.map(\.value)
+        XCTAssertEqual(ours, theirs, "the first forward pass gives the checkpoint's features")
+        XCTAssertNotEqual(before, theirs.last!, "a control: the random initialisation's features differ")
     }
 }
