@@ -282,7 +282,7 @@ public struct SlurmExecutor {
 
     /// Polls until every stage of `plans` has a result or no job that could still give one is
     /// left; throws `SlurmError.jobFailed` naming each failed job and its log.
-    public func wait(_ plans: [Plan], sleep: (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }) throws {
+    public func wait(_ plans: [Plan], sleep: (Double) throws -> Void = { Thread.sleep(forTimeInterval: $0) }) throws {
         let stages = Self.stages(plans)
         var last: [String: String] = [:]
         while true {
@@ -308,7 +308,7 @@ public struct SlurmExecutor {
                 }
                 throw SlurmError.jobFailed(lines)
             }
-            sleep(settings.pollSeconds)
+            try sleep(settings.pollSeconds)
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Networks
 import Suite
 
 /// Where `bench run` and `bench all` run their stages.
@@ -191,6 +192,12 @@ struct JobStageCommand: ParsableCommand {
     @OptionGroup var options: SuiteOptions
 
     func run() throws {
+        // Under `srun --ntasks=N` every rank would take the stage's lock in the run store and
+        // rank 1 would wait for it while rank 0 waits for rank 1 in training: the same limit
+        // as `mpirun -np N bench run` until the runner lets rank 0 alone lock and write.
+        guard DataParallel.group.size == 1 else {
+            throw ValidationError("rank \(DataParallel.group.rank) of \(DataParallel.group.size): a stage job runs in one process until the run store's stage lock is rank-aware (submit with --ranks 1)")
+        }
         let env = try options.environment()
         try env.runStage(identity: identity, of: try env.plan(suite, scale: options.scale))
     }
