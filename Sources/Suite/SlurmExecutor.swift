@@ -269,10 +269,17 @@ public struct SlurmExecutor {
         }
     }
 
-    /// The jobs of `plans` with their states (one squeue call).
-    public func status(_ plans: [Plan]) throws -> [JobStatus] {
+    /// The jobs of `plans` with their states (one squeue call). Where Slurm's commands are
+    /// missing (a copy of the store on another machine) and `withoutSlurm` is set, every state
+    /// is `UNKNOWN` with that reason instead of an error.
+    public func status(_ plans: [Plan], withoutSlurm: Bool = false) throws -> [JobStatus] {
         let recs = try records(plans)
-        let states = try self.states(recs.map(\.record.jobID))
+        let states: [String: SlurmJobState]
+        do {
+            states = try self.states(recs.map(\.record.jobID))
+        } catch SlurmError.commandNotFound(let command) where withoutSlurm {
+            states = Dictionary(recs.map { ($0.record.jobID, SlurmJobState(name: "UNKNOWN", reason: "\(command) not found")) }) { a, _ in a }
+        }
         return try recs.map { target, record in
             var finished = false
             if case .stage(let s) = target { finished = try store.result(s.identity) != nil }

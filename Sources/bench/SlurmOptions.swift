@@ -141,7 +141,7 @@ enum SlurmListing {
     static func jobs(_ plans: [Plan], options: SuiteOptions) throws -> [SlurmExecutor.JobStatus] {
         let executor = ExecutorOptions.executor(SlurmSettings(), options: options, benchPath: nil)
         guard try !executor.records(plans).isEmpty else { return [] }
-        return try executor.status(plans)
+        return try executor.status(plans, withoutSlurm: true)
     }
 
     static func lines(_ plan: Plan, options: SuiteOptions) throws -> [String] {

@@ -192,6 +192,25 @@ final class SlurmTests: XCTestCase {
         XCTAssertTrue(states["8"]!.isFailed)
     }
 
+    /// A store copied to a machine without Slurm still lists its jobs, as UNKNOWN; waiting
+    /// or cancelling there is an error naming the missing command.
+    func testStatusWithoutSlurmCommands() throws {
+        struct NoSlurm: CommandRunning {
+            func run(_ a: [String]) throws -> CommandOutput { throw SlurmError.commandNotFound(a[0]) }
+        }
+        let plan = try plan()
+        try executor(FakeSlurm()).submit([plan])
+        let ex = SlurmExecutor(settings: SlurmSettings(), store: RunStore(root: dir.appendingPathComponent("runs")),
+                               command: SlurmJobCommand(executable: "/b", options: [], workingDirectory: "/"), runner: NoSlurm(),
+                               progress: ProgressSink(quiet: true), scale: .ci)
+        let listed = try ex.status([plan], withoutSlurm: true)
+        XCTAssertEqual(listed.count, 5)
+        XCTAssertTrue(listed.allSatisfy { $0.state == SlurmJobState(name: "UNKNOWN", reason: "squeue not found") })
+        XCTAssertTrue(listed[0].line.contains("UNKNOWN (squeue not found)  log /"), listed[0].line)
+        XCTAssertThrowsError(try ex.wait([plan])) { XCTAssertEqual($0 as? SlurmError, .commandNotFound("squeue")) }
+        XCTAssertThrowsError(try ex.cancel([plan])) { XCTAssertEqual($0 as? SlurmError, .commandNotFound("squeue")) }
+    }
+
     func testParsers() throws {
         let q = SlurmExecutor.parseSqueue("12|PENDING|Dependency\n13|RUNNING|None\n14|FAILED|NonZeroExitCode\n")
         XCTAssertEqual(q["12"], SlurmJobState(name: "PENDING", reason: "Dependency"))
