@@ -37,8 +37,9 @@ public enum SlurmScript {
     }
 
     /// The `#SBATCH` lines and the body. A stage job traps the signal Slurm sends ahead of
-    /// its time limit (`--signal=B:USR1@N`): it stops the stage (whose last checkpoint stays
-    /// in the run store) and requeues itself, and the rerun resumes from that checkpoint.
+    /// its time limit (`--signal=B:USR1@N`): it passes it on to `bench` (a training stage
+    /// writes its checkpoint after the step in progress and stops), stops it after a grace
+    /// period if need be, and requeues itself; the rerun resumes from the checkpoint.
     /// Dependencies and `extra_args` go on the `sbatch` command line instead.
     public static func render(_ target: SlurmTarget, settings: SlurmSettings, command: [String], log: String,
                               workingDirectory: String) -> String {
@@ -67,7 +68,9 @@ public enum SlurmScript {
             "if [[ -z \"${TEMPO_THREADS:-}\" && -n \"${SLURM_CPUS_PER_TASK:-}\" ]]; then export TEMPO_THREADS=\"$SLURM_CPUS_PER_TASK\"; fi",
             "echo \"tempo-bench: job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $(hostname) at $(date -u +%FT%TZ): \(target.label.replacingOccurrences(of: "\"", with: ""))\"",
             "requeue() {",
-            "    echo \"tempo-bench: job $SLURM_JOB_ID signalled before its time limit: stopping and requeueing (the stage resumes from its last checkpoint)\"",
+            "    echo \"tempo-bench: job $SLURM_JOB_ID signalled before its time limit: checkpointing, stopping and requeueing\"",
+            "    kill -USR1 \"$child\" 2>/dev/null",
+            "    for ((i = 0; i < \(graceSeconds(settings)); i++)); do kill -0 \"$child\" 2>/dev/null || break; sleep 1; done",
             "    kill -TERM \"$child\" 2>/dev/null",
             "    wait \"$child\"",
             "    scontrol requeue \"$SLURM_JOB_ID\"",
@@ -82,6 +85,11 @@ public enum SlurmScript {
         ]
         return lines.joined(separator: "\n")
     }
+
+    /// How long the script lets a signalled stage write its checkpoint before stopping it:
+    /// half the signal's lead time (a stage outside its training loop, evaluating, does not
+    /// stop by itself; it resumes from its last checkpoint).
+    static func graceSeconds(_ settings: SlurmSettings) -> Int { max(1, signalSeconds(settings) / 2) }
 
     /// The signal's lead time: the configured seconds, or half the time limit when that is shorter.
     static func signalSeconds(_ settings: SlurmSettings) -> Int {

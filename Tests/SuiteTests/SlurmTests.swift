@@ -301,7 +301,8 @@ final class SlurmTests: XCTestCase {
         for expected in ["#SBATCH --partition=gpu", "#SBATCH --time=04:00:00", "#SBATCH --cpus-per-task=8", "#SBATCH --gpus-per-task=1",
                          "#SBATCH --ntasks=4", "#SBATCH --requeue", "#SBATCH --signal=B:USR1@300", "#SBATCH --output=/runs/slurm/logs/x-%j.log",
                          "#SBATCH --open-mode=append", "#SBATCH --chdir=/work", "#SBATCH --kill-on-invalid-dep=yes", "trap requeue USR1",
-                         "    scontrol requeue \"$SLURM_JOB_ID\""] {
+                         "    kill -USR1 \"$child\" 2>/dev/null", "    scontrol requeue \"$SLURM_JOB_ID\"",
+                         "    for ((i = 0; i < 150; i++)); do kill -0 \"$child\" 2>/dev/null || break; sleep 1; done"] {
             XCTAssertTrue(lines.contains(expected), "missing \(expected) in\n\(text)")
         }
         XCTAssertTrue(lines.contains("srun --ntasks=4 '/opt/b ench' job stage demo \(stage.identity) &"), text)
