@@ -71,7 +71,7 @@ public enum SlurmScript {
             "    echo \"tempo-bench: job $SLURM_JOB_ID signalled before its time limit: checkpointing, stopping and requeueing\"",
             "    kill -USR1 \"$child\" 2>/dev/null",
             "    for ((i = 0; i < \(graceSeconds(settings)); i++)); do kill -0 \"$child\" 2>/dev/null || break; sleep 1; done",
-            "    kill -TERM \"$child\" 2>/dev/null",
+            "    kill -KILL \"$child\" 2>/dev/null",
             "    wait \"$child\"",
             "    scontrol requeue \"$SLURM_JOB_ID\"",
             "    exit 0",

@@ -198,9 +198,11 @@ struct JobStageCommand: ParsableCommand {
         guard DataParallel.group.size == 1 else {
             throw ValidationError("rank \(DataParallel.group.rank) of \(DataParallel.group.size): a stage job runs in one process until the run store's stage lock is rank-aware (submit with --ranks 1)")
         }
-        // The job script forwards Slurm's signal ahead of the time limit as SIGUSR1: a
-        // training stage then checkpoints after its current step and stops.
+        // The job script forwards Slurm's signal ahead of the time limit as SIGUSR1, and Slurm
+        // sends SIGTERM (SIGKILL KillWait seconds later) when it requeues, preempts or cancels
+        // the job: a training stage then checkpoints after its current step and stops.
         signal(SIGUSR1) { _ in TrainingLoop.requestStop() }
+        signal(SIGTERM) { _ in TrainingLoop.requestStop() }
         let env = try options.environment()
         try env.runStage(identity: identity, of: try env.plan(suite, scale: options.scale))
     }
