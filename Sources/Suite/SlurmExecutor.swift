@@ -118,7 +118,6 @@ public struct SlurmExecutor {
         var summary = Submission()
         var jobOf: [String: String] = [:]       // stage identity → job id (new or still active)
         var cacheJob: [String: String] = [:]    // dataset → job id
-        let suiteOf = Dictionary(plans.flatMap { p in p.stages.map { ($0.identity, p.suite.name) } }) { a, _ in a }
         for stage in stages {
             if try store.result(stage.identity) != nil { summary.finished += 1; continue }
             let target = SlurmTarget.stage(stage)
@@ -150,7 +149,7 @@ public struct SlurmExecutor {
                 }
                 dependencies.append(id)
             }
-            let id = try sbatch(target, suite: suiteOf[stage.identity], dependencies: dependencies)
+            let id = try sbatch(target, suite: stage.suite, dependencies: dependencies)
             jobOf[stage.identity] = id
             summary.submitted.append((stage.key, id))
         }

@@ -90,7 +90,9 @@ struct ExecutorOptions: ParsableArguments {
 
     /// The path of the running executable (what the jobs start unless --bench-path says otherwise).
     static func currentExecutable() -> String {
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        let proc = "/proc/self/exe"
+        if FileManager.default.fileExists(atPath: proc) { return URL(fileURLWithPath: proc).resolvingSymlinksInPath().path }
+        // Without /proc (not Linux): the path it was started by, made absolute.
         return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
     }
 
@@ -113,11 +115,12 @@ struct ExecutorOptions: ParsableArguments {
         let suites = try names ?? env.allSuites()
         for name in suites { _ = try env.plan(name, scale: options.scale) }  // every setting checked before anything is written
         if options.scale == .paper {
+            var problems: [String] = []
             for name in suites {
-                for problem in DatasetIdentifier(manifest: env.manifest, scale: .paper).missingData(try env.plan(name, scale: .paper)) {
-                    print("note: \(problem) (the jobs need it on the cluster's shared filesystem)")
-                }
+                for p in DatasetIdentifier(manifest: env.manifest, scale: .paper).missingData(try env.plan(name, scale: .paper))
+                    where !problems.contains(p) { problems.append(p) }
             }
+            for p in problems { print("note: \(p) (the jobs need it on the cluster's shared filesystem)") }
         } else {
             try env.prepareDatasets(scale: options.scale)
             env.requireData = true

@@ -48,6 +48,12 @@ final class SlurmCLITests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.err)
         XCTAssertTrue(r.err.contains("sbatch: command not found"), r.err)
         XCTAssertEqual(r.err.split(separator: "\n").filter { $0.hasPrefix("Error") }.count, 1, r.err)
+        // The first job's script was written: it starts this very executable, by absolute path.
+        let scripts = try FileManager.default.contentsOfDirectory(atPath: store.appendingPathComponent("slurm").path).filter { $0.hasSuffix(".sh") }
+        XCTAssertEqual(scripts.count, 1, "\(scripts)")
+        let script = try String(contentsOf: store.appendingPathComponent("slurm/\(scripts[0])"), encoding: .utf8)
+        XCTAssertTrue(script.contains("\n\(benchURL.resolvingSymlinksInPath().path) job cache "), script)
+        XCTAssertTrue(script.contains(" --scale paper --suites \(repo.appendingPathComponent("Suites").path) "), script)
     }
 
     func testHelpShowsTheExecutorAndCancel() throws {
