@@ -29,7 +29,7 @@ struct ExecutorOptions: ParsableArguments {
     @Option(help: "GPUs per task (sbatch --gpus-per-task); reserved for a GPU backend, this build computes on the CPU.")
     var gpusPerTask: Int?
 
-    @Option(help: "Data-parallel ranks per stage (sbatch --ntasks, started with srun).")
+    @Option(help: "Data-parallel ranks per stage (sbatch --ntasks, started with srun); only 1 until the run store is rank-aware.")
     var ranks: Int?
 
     @Option(help: "Seconds before the time limit at which a job is signalled to stop and requeue itself (sbatch --signal=B:USR1@N; default 300).")
@@ -126,7 +126,12 @@ struct ExecutorOptions: ParsableArguments {
             env.requireData = true
         }
         let plans = try suites.map { try env.plan($0, scale: options.scale) }
-        let executor = Self.executor(try settings(), options: options, benchPath: benchPath)
+        let settings = try settings()
+        // The one place to lift once the runner is rank-aware (see JobStageCommand).
+        guard settings.ranks == 1 else {
+            throw ValidationError("ranks \(settings.ranks): stage jobs run in one process until the run store's stage lock and result writes are rank-aware (as for `mpirun -np N bench run`); use 1")
+        }
+        let executor = Self.executor(settings, options: options, benchPath: benchPath)
         let summary = try executor.submit(plans)
         print("slurm: submitted \(summary.submitted.count) jobs; \(summary.reused.count) already pending or running; "
               + "\(summary.finished) stages already finished")

@@ -31,6 +31,7 @@ final class SlurmCLITests: XCTestCase {
             (["run", "ci", "--executor", "slurm", "--ranks", "0"], "--ranks must be at least 1, got 0"),
             (["run", "ci", "--executor", "slurm", "--slurm-config", "/nonexistent/cluster.yaml"], "--slurm-config /nonexistent/cluster.yaml: no such file"),
             (["run", "ci", "--executor", "pbs"], "pbs"),
+            (["plan", "ci", "--wait"], "--wait"),
         ]
         for (args, message) in cases {
             let r = try run(args)
