@@ -13,6 +13,8 @@ public protocol ProcessGroup: AnyObject {
     func allreduceSum(_ buffer: inout [Double]) throws
     /// Every rank's `local` (the same length on every rank), concatenated in rank order.
     func allgather(_ local: [Float]) throws -> [Float]
+    /// Rank `root`'s bytes on every rank; the others' `data` is replaced (lengths may differ).
+    func broadcast(_ data: inout [UInt8], root: Int) throws
     func barrier() throws
 }
 
@@ -24,6 +26,7 @@ public final class SingleProcess: ProcessGroup {
     public func allreduceSum(_ buffer: inout [Float]) throws {}
     public func allreduceSum(_ buffer: inout [Double]) throws {}
     public func allgather(_ local: [Float]) throws -> [Float] { local }
+    public func broadcast(_ data: inout [UInt8], root: Int) throws {}
     public func barrier() throws {}
 }
 
@@ -34,6 +37,15 @@ public enum DataParallel {
 
     /// Whether this process writes files (checkpoints, results, logs): rank 0 alone.
     public static var isWriter: Bool { group.rank == 0 }
+
+    /// Runs `body` as a world of one (what a stage that runs on rank 0 alone needs: no
+    /// collective inside it may wait for ranks that are not taking part).
+    public static func alone<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = group
+        group = SingleProcess()
+        defer { group = saved }
+        return try body()
+    }
 
     /// Splits a global batch of `batch` items into `shards` contiguous slices as evenly as
     /// possible (the first `batch % shards` get one more): shard `s`'s index range.

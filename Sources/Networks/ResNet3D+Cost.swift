@@ -47,3 +47,33 @@ extension ResNet3DConfig {
         return macs
     }
 }
+
+extension ResNet3DConfig {
+    /// Trainable values (convolution weights, batch-norm scales and shifts, classifier): what a
+    /// data-parallel step allreduces as gradients. Counted from the configuration, without
+    /// building the network.
+    public var parameterCount: Int {
+        var total = 0, channels = inChannels
+        func convBN(_ co: Int, _ k: Size3) { total += co * channels * k.t * k.h * k.w + 2 * co; channels = co }
+        convBN(stemChannels, stemKernel)
+        for s in 0..<4 {
+            for b in 0..<stageBlocks[s] {
+                let input = channels, out = stageOutputs[s]
+                let stride = b == 0 ? stageStrides[s] : Size3(all: 1)
+                switch block {
+                case .basic:
+                    convBN(stageWidths[s], Size3(conv1Temporal[s], 3, 3))
+                    convBN(stageWidths[s], Size3(conv2Temporal[s], 3, 3))
+                case .bottleneck:
+                    convBN(stageWidths[s], Size3(conv1Temporal[s], 1, 1))
+                    convBN(stageWidths[s], Size3(1, 3, 3))
+                    convBN(out, Size3(all: 1))
+                }
+                if input != out || stride != Size3(all: 1) { total += out * input + 2 * out }
+                channels = out
+            }
+        }
+        if let classes = numClasses { total += channels * classes + classes }
+        return total
+    }
+}

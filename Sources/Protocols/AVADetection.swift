@@ -69,6 +69,7 @@ public enum AVADetection {
         var groundTruth: [AVAGroundTruthRow] = [], detections: [AVADetectionRow] = []
         var excluded = Set<AVAKeyframe>()
         var evalRNG = RandomGenerator(seed: 0)  // dropout is off in evaluation: never drawn
+        var scored: [(videoID: String, second: Int, keyframe: Datasets.AVAKeyframe, record: VideoRecord)] = []
         for record in test {
             for sec in record.excludedSeconds { excluded.insert(AVAKeyframe(videoID: record.id, timestamp: sec)) }
             for var kf in record.keyframes {
@@ -81,21 +82,45 @@ public enum AVADetection {
                 }
                 kf.proposals = kf.proposals.filter { ($0.score ?? 1) >= settings.proposalScore }
                 guard !kf.proposals.isEmpty else { continue }
-                let sample = try testBuilder.avaClip(record, keyframe: kf, frames: frames, stride: stride, useProposals: true, rng: nil)
-                guard !sample.boxes.isEmpty else { continue }
-                let h = Float(sample.clip.shape[2]), w = Float(sample.clip.shape[3])
-                let boxes: [Float] = sample.boxes.flatMap { [Float(0)] + $0 }
-                let logits = withoutGradient {
-                    model(Variable(Tensor.stack([sample.clip])), boxes: Tensor(shape: [sample.boxes.count, 5], scalars: boxes),
-                          training: false, rng: &evalRNG)
-                }.value
-                for (r, box) in sample.boxes.enumerated() {
-                    let nb = AVABox(x1: Double(box[0] / w), y1: Double(box[1] / h), x2: Double(box[2] / w), y2: Double(box[3] / h))
-                    for (c, id) in classIDs.enumerated() {
-                        let score = 1 / (1 + exp(-Double(logits.scalars[r * classIDs.count + c])))
-                        detections.append(AVADetectionRow(keyframe: key, box: nb, actionID: id, score: score))
-                    }
+                scored.append((record.id, kf.second, kf, record))
+            }
+        }
+        // Data-parallel, each rank scores a contiguous part of the keyframes; per keyframe
+        // [index, boxes, then per box its 4 normalised corners and class logits] is gathered
+        // in keyframe order, so every rank evaluates them all as one process would.
+        let group = DataParallel.group
+        let mine = DataParallel.slice(scored.count, shards: group.size, shard: group.rank)
+        var local: [Float] = []
+        for k in mine {
+            let item = scored[k]
+            let sample = try testBuilder.avaClip(item.record, keyframe: item.keyframe, frames: frames, stride: stride,
+                                                 useProposals: true, rng: nil)
+            guard !sample.boxes.isEmpty else { continue }
+            let h = Float(sample.clip.shape[2]), w = Float(sample.clip.shape[3])
+            let boxes: [Float] = sample.boxes.flatMap { [Float(0)] + $0 }
+            let logits = withoutGradient {
+                model(Variable(Tensor.stack([sample.clip])), boxes: Tensor(shape: [sample.boxes.count, 5], scalars: boxes),
+                      training: false, rng: &evalRNG)
+            }.value
+            local += [Float(k), Float(sample.boxes.count)]
+            for (r, box) in sample.boxes.enumerated() {
+                local += [box[0] / w, box[1] / h, box[2] / w, box[3] / h]
+                local += logits.scalars[(r * classIDs.count)..<((r + 1) * classIDs.count)]
+            }
+        }
+        let all = try DataParallel.gather(local, in: group)
+        var p = 0
+        while p < all.count {
+            let item = scored[Int(all[p])], count = Int(all[p + 1])
+            let key = AVAKeyframe(videoID: item.videoID, timestamp: item.second)
+            p += 2
+            for _ in 0..<count {
+                let nb = AVABox(x1: Double(all[p]), y1: Double(all[p + 1]), x2: Double(all[p + 2]), y2: Double(all[p + 3]))
+                p += 4
+                for (c, id) in classIDs.enumerated() {
+                    detections.append(AVADetectionRow(keyframe: key, box: nb, actionID: id, score: 1 / (1 + exp(-Double(all[p + c])))))
                 }
+                p += classIDs.count
             }
         }
         let result = try AVAFrameMAP.evaluate(groundTruth: groundTruth, detections: detections, classes: Set(classIDs), excluded: excluded)

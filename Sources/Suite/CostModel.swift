@@ -12,4 +12,44 @@ public enum CostModel {
     /// development machine (measured: ci-size networks are dominated by small convolutions
     /// and data preparation, ≈ 11 GMAC/s; full-width ones run closer to the SGEMM rate).
     public static func cpuMACsPerSecond(_ scale: Scale) -> Double { scale == .ci ? 11e9 : 45e9 }
+
+    // MARK: Data parallelism
+
+    /// Per-message latency of one ring step on the interconnect (TCP over Ethernet; an
+    /// InfiniBand fabric is several times lower).
+    public static let linkLatencySeconds = 20e-6
+    /// Gradient values per allreduce (`DataParallel.reduceGradients`' bucket).
+    public static let bucketFloats = Double(1 << 22)
+
+    /// Seconds of one ring allreduce of `floats` float32 values over `ranks` ranks linked at
+    /// `gbits` Gbit/s: each rank sends and receives 2(N−1)/N of the buffer, in 2(N−1) steps
+    /// per bucket, each paying the link latency.
+    public static func ringAllreduceSeconds(floats: Double, ranks: Int, gbits: Double) -> Double {
+        guard ranks > 1, floats > 0 else { return 0 }
+        let n = Double(ranks), bytes = 4 * floats
+        let buckets = (floats / bucketFloats).rounded(.up)
+        return 2 * (n - 1) / n * bytes / (gbits * 1e9 / 8) + buckets * 2 * (n - 1) * linkLatencySeconds
+    }
+
+    /// A training stage spread over `ranks` ranks of the given rate: compute divides by the
+    /// rank count, and each step adds its gradient allreduce (not overlapped with the
+    /// backward pass in this build). `hidingBatch` is the per-rank batch whose compute would
+    /// take as long as the allreduce: above it, overlapping would hide communication.
+    public struct DataParallelCost: Sendable {
+        public var computeSeconds: Double
+        public var communicationSeconds: Double
+        public var perStepAllreduceSeconds: Double
+        public var hidingBatch: Double
+        public var totalSeconds: Double { computeSeconds + communicationSeconds }
+        /// Speed-up over one rank, divided by the rank count.
+        public func efficiency(ranks: Int, oneRankSeconds: Double) -> Double { oneRankSeconds / totalSeconds / Double(ranks) }
+    }
+
+    public static func dataParallel(_ e: CostEstimate, ranks: Int, gbits: Double, macsPerSecond: Double) -> DataParallelCost? {
+        guard let steps = e.steps, let floats = e.gradientFloats, let batch = e.batch, steps > 0 else { return nil }
+        let step = ringAllreduceSeconds(floats: floats, ranks: ranks, gbits: gbits)
+        let perClipSeconds = e.macs / macsPerSecond / (steps * Double(batch))
+        return DataParallelCost(computeSeconds: e.macs / macsPerSecond / Double(ranks), communicationSeconds: steps * step,
+                                perStepAllreduceSeconds: step, hidingBatch: step / perClipSeconds)
+    }
 }

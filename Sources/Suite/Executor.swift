@@ -23,6 +23,12 @@ public struct CostEstimate: Sendable {
     /// Seconds on this machine, from measured throughput (nil when not measured).
     public var cpuSeconds: Double?
     public var notes: String
+    /// A training stage's optimiser steps and the trainable values whose gradients each step
+    /// allreduces when data-parallel (nil for stages that do not train).
+    public var steps: Double? = nil
+    public var gradientFloats: Double? = nil
+    /// The global batch of a training step.
+    public var batch: Int? = nil
     public init(macs: Double, cpuSeconds: Double?, notes: String) { self.macs = macs; self.cpuSeconds = cpuSeconds; self.notes = notes }
 }
 
@@ -44,11 +50,16 @@ public protocol StageExecutor: Sendable {
     var kind: String { get }
     /// Bumped only when the procedure itself changes (not its settings: those are hashed).
     var codeVersion: String { get }
+    /// Whether the stage runs on every rank of an MPI job, each on its slice of every batch
+    /// (the trainers); otherwise rank 0 runs it alone while the others wait for its result.
+    var dataParallel: Bool { get }
     func run(_ stage: PlannedStage, config: Configuration, context: StageContext) throws -> StageOutcome
     func estimate(_ stage: PlannedStage, config: Configuration, scale: Scale) -> CostEstimate?
 }
 
 extension StageExecutor {
+    public var dataParallel: Bool { false }
+
     public func estimate(_ stage: PlannedStage, config: Configuration, scale: Scale) -> CostEstimate? { nil }
 
     /// The kind's settings (an axis whose name is a setting is read as that setting).

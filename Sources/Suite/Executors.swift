@@ -49,6 +49,7 @@ func classCount(_ split: DatasetSplit) -> Int {
 /// test split (labels are used for monitoring only). Settings: `PretrainConfiguration`.
 public struct PretrainExecutor: StageExecutor {
     public let kind = "pretrain"
+    public let dataParallel = true
     public let codeVersion = "6"
     public var data: DataAccess
 
@@ -66,6 +67,7 @@ public struct PretrainExecutor: StageExecutor {
         c.temperature = Float(p.temperature)
         var s = PretrainSchedule(epochs: p.epochs, batchSize: p.batch!)
         s.baseLearningRate = Float(p.lr)
+        s.syncBatchNorm = syncBatchNormAcrossRanks
         return (c, s, p.crop!)
     }
 
@@ -73,7 +75,10 @@ public struct PretrainExecutor: StageExecutor {
         let (c, s, crop) = config(p)
         let videos = Double(scale == .paper ? 240_000 : 160)
         let macs = 3 * VTHCLModel.forwardMACs(config: c, crop: crop) * videos * Double(s.epochs)
-        return CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "3× forward MACs per clip (forward + backward)")
+        var e = CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "3× forward MACs per clip (forward + backward)")
+        e.steps = (videos / Double(s.batchSize)).rounded(.down) * Double(s.epochs)
+        e.gradientFloats = Double(VTHCLModel.parameterCount(config: c)); e.batch = s.batchSize
+        return e
     }
 
     public func run(_ stage: PlannedStage, config p: PretrainConfiguration, context: StageContext) throws -> StageOutcome {
@@ -139,8 +144,13 @@ func initialisedEncoder(backbone: Backbone, width: Double, seed: Int, context: S
 func schedule(epochs: Int, batch: Int, lr: Double, milestones: [Double], weightDecay: Double) -> ClassifierSchedule {
     var s = ClassifierSchedule(epochs: epochs, batchSize: batch, learningRate: Float(lr), milestones: milestones)
     s.weightDecay = Float(weightDecay)
+    s.syncBatchNorm = syncBatchNormAcrossRanks
     return s
 }
+
+/// Suite stages on several ranks use batch-norm statistics of the whole global batch, so a
+/// stage computes what it computes in one process (its identity holds no rank count).
+var syncBatchNormAcrossRanks: Bool? { DataParallel.group.size > 1 ? true : nil }
 
 /// `supervised` (the paper's "Kinetics" initialisation) and `finetune` (UCF-101 / HMDB-51):
 /// `FineTuning` of the slow encoder with a linear classifier, tested with 10 clips a video.
@@ -149,6 +159,7 @@ func schedule(epochs: Int, batch: Int, lr: Double, milestones: [Double], weightD
 public struct ClassifierExecutor: StageExecutor {
     public let kind: String
     public let codeVersion = "2"
+    public let dataParallel = true
     public var data: DataAccess
 
     public init(kind: String, data: DataAccess) { self.kind = kind; self.data = data }
@@ -167,7 +178,12 @@ public struct ClassifierExecutor: StageExecutor {
         let perClip = net.forwardMACs(input: [1, 3, c.frames, crop, crop])
         let videos = Double(scale == .paper ? 9_500 : 100)
         let macs = perClip * (3 * videos * Double(c.epochs) + videos * 0.3 * Double(c.clips))
-        return CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "training 3× forward; test 10 clips on a 30 % split")
+        var e = CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "training 3× forward; test 10 clips on a 30 % split")
+        var classifier = net
+        classifier.numClasses = scale == .paper ? 101 : 8
+        e.steps = (videos / Double(c.batch)).rounded(.down) * Double(c.epochs)
+        e.gradientFloats = Double(classifier.parameterCount); e.batch = c.batch
+        return e
     }
 
     public func run(_ stage: PlannedStage, config c: ClassifierConfiguration, context: StageContext) throws -> StageOutcome {
@@ -192,6 +208,7 @@ public struct ClassifierExecutor: StageExecutor {
 /// proposals, frame mAP at IoU 0.5 over the label map's classes. Settings: `DetectConfiguration`.
 public struct DetectExecutor: StageExecutor {
     public let kind = "detect"
+    public let dataParallel = true
     public let codeVersion = "2"
     public var data: DataAccess
 
@@ -218,6 +235,7 @@ public struct DetectExecutor: StageExecutor {
 /// `anticipate`: Epic-Kitchens-55 `Anticipation` (paper §5.4.2). Settings: `AnticipateConfiguration`.
 public struct AnticipateExecutor: StageExecutor {
     public let kind = "anticipate"
+    public let dataParallel = true
     public let codeVersion = "2"
     public var data: DataAccess
 

@@ -11,9 +11,14 @@ public struct PlanDescription {
         try executors[stage.kind]?.estimate(stage, scale: scale)
     }
 
-    public func describe(_ plan: Plan) throws -> String {
+    /// With `ranks` above one, each training stage's line adds its data-parallel cost on that
+    /// many ranks linked at `linkGbits` (`CostModel.dataParallel`): one GPU a rank at the
+    /// paper scale, one machine like this one otherwise.
+    public func describe(_ plan: Plan, ranks: Int = 1, linkGbits: Double = 10) throws -> String {
         var out = "\(plan.suite.name) at scale \(plan.scale.rawValue): \(plan.stages.count) stages, \(plan.cells.count) cells\n"
         var totalMacs = 0.0, totalCPU = 0.0, cpuKnown = true
+        let rate = plan.scale == .paper ? CostModel.gpuMACsPerSecond : CostModel.cpuMACsPerSecond(plan.scale)
+        var oneRank = 0.0, onRanks = 0.0
         for stage in plan.stages {
             let state = try store.result(stage.identity) != nil ? "cached " : "pending"
             let needs = stage.inputs.compactMap { id in plan.stage(identity: id)?.key }
@@ -25,6 +30,19 @@ public struct PlanDescription {
                 line += String(format: "  %.2g TMAC", e.macs / 1e12)
                 if let c = e.cpuSeconds { line += "  ≈ \(ProgressSink.duration(c)) here" }
                 line += plan.scale == .paper ? String(format: "  ≈ %.1f GPU-h", CostModel.gpuHours(macs: e.macs)) : ""
+                oneRank += e.macs / rate
+                if ranks > 1 {
+                    if let dp = CostModel.dataParallel(e, ranks: ranks, gbits: linkGbits, macsPerSecond: rate) {
+                        onRanks += dp.totalSeconds
+                        line += String(format: "  | %d ranks: ≈ %@ (allreduce %.0f MB/step, %.1f ms; %.0f %% efficient; hidden above %.1f clips/rank)",
+                                       ranks, ProgressSink.duration(dp.totalSeconds), 4 * (e.gradientFloats ?? 0) / 1e6,
+                                       dp.perStepAllreduceSeconds * 1e3, 100 * dp.efficiency(ranks: ranks, oneRankSeconds: e.macs / rate),
+                                       dp.hidingBatch)
+                    } else {
+                        onRanks += e.macs / rate
+                        line += "  | rank 0 alone"
+                    }
+                }
             }
             out += line + "\n"
         }
@@ -32,6 +50,11 @@ public struct PlanDescription {
         if cpuKnown && totalCPU > 0 { out += ", ≈ \(ProgressSink.duration(totalCPU)) on this machine" }
         if plan.scale == .paper {
             out += String(format: ", ≈ %.0f GPU-hours (%@)", CostModel.gpuHours(macs: totalMacs), CostModel.assumption)
+        }
+        if ranks > 1, oneRank > 0 {
+            out += String(format: "\non %d ranks at %g Gbit/s: ≈ %@ wall against ≈ %@ on one (%@ a rank; ring allreduce, %.0f µs a message, not overlapped)",
+                          ranks, linkGbits, ProgressSink.duration(onRanks), ProgressSink.duration(oneRank),
+                          plan.scale == .paper ? "one GPU" : "one machine like this one", CostModel.linkLatencySeconds * 1e6)
         }
         return out + "\n"
     }

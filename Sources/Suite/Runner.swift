@@ -31,17 +31,26 @@ public struct Runner {
     }
 
     /// Runs every stage of `plan` not yet finished. Returns the results of all stages.
+    ///
+    /// Under MPI (`DataParallel.group` of several ranks) every rank calls this with the same
+    /// plan: rank 0 alone reads the store, takes the stage locks and writes results, and
+    /// shares what it found and stored with the others, so all ranks walk the stages in the
+    /// same order (one at a time) and each training step sees every rank.
     @discardableResult
     public func run(_ plan: Plan) throws -> [String: StageResult] {
+        let ranks = DataParallel.group
         var results: [String: StageResult] = [:]
-        for stage in plan.stages {
-            if let r = try store.result(stage.identity) { results[stage.identity] = r }
+        if ranks.rank == 0 {
+            for stage in plan.stages {
+                if let r = try store.result(stage.identity) { results[stage.identity] = r }
+            }
         }
+        if ranks.size > 1 { results = try Self.shareFromRankZero(results, in: ranks) }
         let pending = plan.stages.filter { results[$0.identity] == nil }
         for stage in plan.stages where results[stage.identity] != nil {
             progress.log("reused  \(stage.key)  (\(stage.shortIdentity))")
         }
-        if jobs == 1 {
+        if jobs == 1 || ranks.size > 1 {
             for stage in pending { results[stage.identity] = try runOne(stage, plan: plan, results: results) }
             return results
         }
@@ -85,11 +94,32 @@ public struct Runner {
             throw StageFailure(stage: stage.key, underlying: PlanError.unknownKind(file: plan.suite.file, line: nil, stage: stage.id,
                                                                                   kind: stage.kind, known: executors.kinds))
         }
-        let lock = try store.lock(stage.identity)
+        let group = DataParallel.group
+        let writer = group.rank == 0
+        let lock = writer ? try store.lock(stage.identity) : nil
         defer { withExtendedLifetime(lock) {} }
         // Another process may have finished it while we waited for the lock.
-        if let r = try store.result(stage.identity) { return r }
+        var finished = writer ? try store.result(stage.identity) : nil
+        if group.size > 1 { finished = try Self.shareFromRankZero(finished, in: group) }
+        if let r = finished { return r }
         progress.log("run     \(stage.key)  (\(stage.shortIdentity))")
+        var result: StageResult?
+        // A training stage runs on every rank; any other stage on rank 0 while the rest wait.
+        if executor.dataParallel {
+            result = try execute(stage, executor: executor, plan: plan, results: results)
+        } else if writer {
+            result = try DataParallel.alone { try execute(stage, executor: executor, plan: plan, results: results) }
+        }
+        if writer { try store.save(result!) }
+        if group.size > 1 { result = try Self.shareFromRankZero(result, in: group) }
+        guard let result else { throw StageFailure(stage: stage.key, underlying: SuiteCommandError(message: "rank 0 shared no result")) }
+        let metrics = result.metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", result.metrics[$0]!))" }.joined(separator: " ")
+        progress.log("done    \(stage.key)  \(metrics)  (\(ProgressSink.duration(result.wallSeconds)))")
+        return result
+    }
+
+    /// Runs the stage's procedure and describes what it did (the caller stores it).
+    func execute(_ stage: PlannedStage, executor: any StageExecutor, plan: Plan, results: [String: StageResult]) throws -> StageResult {
         let started = Date()
         let inputs = try stage.inputs.map { id -> StageResult in
             guard let r = try results[id] ?? store.result(id) else {
@@ -114,12 +144,19 @@ public struct Runner {
                                  scale: plan.scale.rawValue, machine: machine, perItem: outcome.perItem)
         if DataParallel.group.size > 1 { result.ranks = DataParallel.group.size }
         result.slurm = SlurmProvenance.current()
-        try store.save(result)
-        let metrics = outcome.metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", outcome.metrics[$0]!))" }.joined(separator: " ")
-        progress.log("done    \(stage.key)  \(metrics)  (\(ProgressSink.duration(result.wallSeconds)))")
         return result
     }
+
+    /// Rank 0's `value` on every rank (as JSON, so any stored type travels).
+    static func shareFromRankZero<T: Codable>(_ value: T, in group: ProcessGroup) throws -> T {
+        var bytes = group.rank == 0 ? [UInt8](try JSONEncoder().encode(SharedValue(value: value))) : []
+        try group.broadcast(&bytes, root: 0)
+        return try JSONDecoder().decode(SharedValue<T>.self, from: Data(bytes)).value
+    }
 }
+
+/// A value as it travels between ranks (JSON's top level must be an object).
+struct SharedValue<T: Codable>: Codable { var value: T }
 
 /// Moves a value into a detached thread (the runner's values are used by one thread at a time).
 struct UnsafeTransfer<T>: @unchecked Sendable {

@@ -181,7 +181,7 @@ extension StageConfiguration {
             }
             guard let setting = schema.setting(key) else {
                 let hint = schema.suggestion(for: key).map { " (did you mean '\($0)'?)" } ?? ""
-                throw fail("unknown setting '\(key)' for a \(kind) stage\(hint); its settings: \(schema.names.joined(separator: ", "))")
+                throw fail("unknown setting '\(key)' for \("aeiou".contains(kind.first ?? "x") ? "an" : "a") \(kind) stage\(hint); its settings: \(schema.names.joined(separator: ", "))")
             }
             switch setting.accept(sourced.value) {
             case .success(let v): values[key] = v; origins[key] = sourced.origin

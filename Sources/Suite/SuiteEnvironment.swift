@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Media
+import Networks
 
 /// Errors that stop a suite command before it runs anything.
 public struct SuiteCommandError: Error, CustomStringConvertible {
@@ -30,7 +31,9 @@ public struct SuiteEnvironment {
     public init(suitesDirectory: URL, manifest: URL, store: URL, reports: URL, progress: ProgressSink,
                 scale: Scale, cacheDirectory: URL = URL(fileURLWithPath: "cache"), executors: ExecutorRegistry? = nil) throws {
         self.catalog = SuiteCatalog(directory: suitesDirectory); self.manifest = manifest
-        self.store = RunStore(root: store); self.reports = reports; self.progress = progress
+        // Under MPI the ranks run the same stages: rank 0 alone speaks.
+        self.store = RunStore(root: store); self.reports = reports
+        self.progress = DataParallel.isWriter ? progress : ProgressSink(quiet: true)
         self.scale = scale
         self.executors = executors ?? StandardExecutors.registry(manifest: manifest, scale: scale, cacheDirectory: cacheDirectory)
     }
@@ -46,14 +49,20 @@ public struct SuiteEnvironment {
         return try Planner(executors: executors, datasetIdentity: datasets.identity).plan(load(name), scale: scale, seeds: seeds)
     }
 
+    /// Runs a plan's unfinished stages. Under MPI the ranks go through the stages together,
+    /// one at a time (`jobs` applies to a single process).
     public func run(_ plan: Plan, jobs: Int) throws {
-        progress.log("suite   \(plan.suite.name) at scale \(plan.scale.rawValue): \(plan.stages.count) stages")
+        let ranks = DataParallel.group.size
+        progress.log("suite   \(plan.suite.name) at scale \(plan.scale.rawValue): \(plan.stages.count) stages"
+                     + (ranks > 1 ? " on \(ranks) ranks" + (jobs > 1 ? " (one stage at a time: --jobs \(jobs) ignored)" : "") : ""))
         try Runner(store: store, executors: executors, progress: progress, jobs: jobs).run(plan)
     }
 
-    /// Generates the synthetic datasets the ci scale reads when they are missing.
+    /// Generates the synthetic datasets the ci scale reads when they are missing (under MPI,
+    /// rank 0 while the others wait).
     public func prepareDatasets(scale: Scale) throws {
-        try StandardExecutors.prepareDatasets(manifest: manifest, scale: scale, progress: progress)
+        if DataParallel.isWriter { try StandardExecutors.prepareDatasets(manifest: manifest, scale: scale, progress: progress) }
+        try DataParallel.group.barrier()
     }
 
     public func provenance() -> Provenance { Provenance.collect(manifest: manifest) }
@@ -62,17 +71,22 @@ public struct SuiteEnvironment {
 
     /// Writes a suite's report. Pass one `provenance` for a batch of reports: computed per
     /// report, the git state would count the reports already written as uncommitted changes.
+    /// Under MPI, rank 0 alone writes reports.
     public func writeReport(_ plan: Plan, provenance given: Provenance? = nil) throws {
+        guard DataParallel.isWriter else { return }
         try publisher.writeReport(plan, provenance: given ?? provenance())
     }
 
-    public func writeReportsIndex(_ plans: [Plan]) throws { try publisher.writeReportsIndex(plans) }
+    public func writeReportsIndex(_ plans: [Plan]) throws {
+        guard DataParallel.isWriter else { return }
+        try publisher.writeReportsIndex(plans)
+    }
 
     func pruneFigures() throws { try publisher.pruneFigures() }
 
     /// The DAG, what is cached, and the estimated cost.
-    public func describePlan(_ plan: Plan) throws -> String {
-        try PlanDescription(store: store, executors: executors).describe(plan)
+    public func describePlan(_ plan: Plan, ranks: Int = 1, linkGbits: Double = 10) throws -> String {
+        try PlanDescription(store: store, executors: executors).describe(plan, ranks: ranks, linkGbits: linkGbits)
     }
 
     /// At the paper scale nothing starts: the cost is printed instead.

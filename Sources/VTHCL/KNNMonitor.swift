@@ -9,19 +9,26 @@ public enum KNNMonitor {
     /// Features of one centre clip per video, in evaluation mode, from the slow encoder:
     /// `head` [videos, dim], the slow head's embedding at the deepest level (what the banks
     /// hold), and `backbone` [videos, C], the encoder's global-average-pooled res5 output
-    /// (what downstream tasks start from).
+    /// (what downstream tasks start from). Under MPI every rank must call it (a collective).
     public static func embed(_ records: [VideoRecord], model: VTHCLModel, provider: FrameProvider, crop: Int) throws -> (head: Tensor, backbone: Tensor) {
         let config = model.config
         let level = config.levels.last!, k = config.levels.count - 1
         let builder = SampleBuilder(provider: provider, augment: .test(size: crop))
         var head: [Float] = [], backbone: [Float] = []
-        for (i, r) in records.enumerated() {
-            let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: config.slowFrames, stride: config.tau).clip
+        // Data-parallel, each rank embeds a contiguous part of the videos and the features are
+        // gathered in video order, so every rank holds them all as one process would.
+        let group = DataParallel.group
+        for i in DataParallel.slice(records.count, shards: group.size, shard: group.rank) {
+            let clip = try builder.testClips(records[i], index: i, clips: 1, crops: 1, frames: config.slowFrames, stride: config.tau).clip
             withoutGradient {
                 let features = model.slow.features(Variable(clip), training: false)
                 head += model.slowHeads[k](features[level - 1]).value.scalars
                 backbone += globalAvgPool(features[3]).value.scalars
             }
+        }
+        if group.size > 1 {
+            head = try DataParallel.gather(head, in: group)
+            backbone = try DataParallel.gather(backbone, in: group)
         }
         let n = records.count
         return (Tensor(shape: [n, config.embeddingDimension], scalars: head), Tensor(shape: [n, backbone.count / max(1, n)], scalars: backbone))

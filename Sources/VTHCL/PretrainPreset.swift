@@ -43,3 +43,20 @@ extension VTHCLModel {
         return total
     }
 }
+
+extension VTHCLModel {
+    /// Trainable values of both encoders and every projection head (the gradients a
+    /// data-parallel pretraining step allreduces), counted from the configuration.
+    public static func parameterCount(config: VTHCLConfig) -> Int {
+        var total = 0
+        for pathway in [Pathway.slow, .fast] {
+            let net = ResNet3DConfig.slowFast(depth: config.depth, pathway: pathway, widthMultiplier: config.width(pathway))
+            total += net.parameterCount
+            for level in config.levels {
+                let c = net.stageOutputs[level - 1], d = config.embeddingDimension
+                total += c * c + c + c * d + d + (config.projection.hasBatchNorm ? 2 * c : 0)
+            }
+        }
+        return total
+    }
+}

@@ -19,7 +19,7 @@ public enum ProjectionKind: String, Sendable, Codable, CaseIterable {
 
     /// Whether φ is a per-position function (1×1×1 convolutions), as the ICM needs.
     public var isPerPosition: Bool { self == .conv || self == .convBN }
-    var hasBatchNorm: Bool { self == .mlpBN || self == .convBN }
+    public var hasBatchNorm: Bool { self == .mlpBN || self == .convBN }
 }
 
 /// φ_k: a stage's features [N, C, T, H, W] → an L2-normalised embedding [N, dim].

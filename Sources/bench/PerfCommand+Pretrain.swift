@@ -55,3 +55,59 @@ struct PerfPretrain: ParsableCommand {
         }
     }
 }
+
+/// The trainer's whole pretraining step, data-parallel when launched by mpirun.
+struct PerfPretrainStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pretrain-step",
+        abstract: "Clips per second of the trainer's pretraining step, on every rank of an MPI job.",
+        discussion: """
+        Figure pretrain-step.rDEPTH.SCALE: `Pretrainer.trainStep` on random clips of the scale's \
+        global batch: each rank's forward and backward on its slice, the bucketed gradient \
+        allreduce, the update and the banks' all-gather. Started plainly it is one process; \
+        under `mpirun -np N` the global batch is split over N ranks (each with cores ÷ ranks \
+        threads unless TEMPO_THREADS is set) and rank 0 prints the figure. Compare \
+        `mpirun -np 2 bench perf pretrain-step` with `bench perf pretrain-step` back to back.
+        """)
+    @OptionGroup var options: PerfOptions
+    @Option(help: "Scale whose preset (crop, width, batch) is measured: ci or mini.") var scale = "ci"
+    @Option(help: "Depth: 18 or 50.") var depth = 18
+    @Flag(help: "Synchronised batch norm across the ranks (as suite stages on several ranks use).") var syncBatchNorm = false
+
+    func validate() throws {
+        guard ["ci", "mini"].contains(scale) else { throw ValidationError("--scale must be ci or mini, got '\(scale)'") }
+        guard depth == 18 || depth == 50 else { throw ValidationError("--depth must be 18 or 50, got \(depth)") }
+    }
+
+    func run() throws {
+        let group = DataParallel.group
+        let preset = PretrainPreset.named(scale, depth: depth)
+        let config = preset.config(depth: depth)
+        let b = preset.batch
+        var schedule = PretrainSchedule(epochs: 1, batchSize: b)
+        if syncBatchNorm { schedule.syncBatchNorm = true }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tempo-perf-\(getpid())")
+        let trainer = Pretrainer(config: config, schedule: schedule, instances: 4096, seed: 5,
+                                 checkpointURL: directory.appendingPathComponent("unused.safetensors"))
+        // Every rank draws the same global batch and keeps its slice, as the batch source does.
+        var rng = RandomGenerator(seed: 5)
+        let slow = Tensor.randomNormal([b, 3, config.slowFrames, preset.crop, preset.crop], using: &rng)
+        let fast = Tensor.randomNormal([b, 3, config.fastFrames, preset.crop, preset.crop], using: &rng)
+        let mine = group.size == 1 ? 0..<b : DataParallel.localItems(b, shards: try DataParallel.shards(nil, in: group), in: group)
+        let batch = PretrainBatch(instances: (0..<b).map { $0 * 7 % 4096 }, slow: DataParallel.rows(slow, mine),
+                                  fast: DataParallel.rows(fast, mine), loaded: group.size == 1 ? nil : mine)
+        var times: [Double] = []
+        for i in 0..<(options.repeats + 1) {
+            try group.barrier()
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try trainer.trainStep(batch, stepsPerEpoch: 1000)
+            if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }  // the first warms up
+        }
+        guard group.rank == 0 else { return }
+        let seconds = times.sorted()[times.count / 2]
+        Figure(name: "pretrain-step.r\(depth).\(scale)", value: Double(b) / seconds, unit: "clips/s",
+               config: ["batch": b, "crop": preset.crop, "width": preset.widthMultiplier, "ranks": group.size,
+                        "threads_per_rank": Parallel.threadCount, "sync_batch_norm": syncBatchNorm, "step_ms": seconds * 1e3,
+                        "parameters": trainer.optimizer.parameters.reduce(0) { $0 + $1.1.value.count }]).print(json: options.json)
+    }
+}

@@ -59,7 +59,7 @@ struct PerfCommand: ParsableCommand {
         Each figure is the median of --repeats timed runs after a warm-up. The OpenBLAS kernel \
         in use is printed first (figure openblas.core). `bench perf` alone runs gemm, conv and step.
         """,
-        subcommands: [PerfAll.self, PerfGEMM.self, PerfConv.self, PerfStep.self, PerfPretrain.self, PerfDecode.self, PerfCache.self],
+        subcommands: [PerfAll.self, PerfGEMM.self, PerfConv.self, PerfStep.self, PerfPretrain.self, PerfPretrainStep.self, PerfDecode.self, PerfCache.self],
         defaultSubcommand: PerfAll.self)
 }
 

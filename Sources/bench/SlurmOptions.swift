@@ -29,7 +29,7 @@ struct ExecutorOptions: ParsableArguments {
     @Option(help: "GPUs per task (sbatch --gpus-per-task); reserved for a GPU backend, this build computes on the CPU.")
     var gpusPerTask: Int?
 
-    @Option(help: "Data-parallel ranks per stage (sbatch --ntasks, started with srun); only 1 until the run store is rank-aware.")
+    @Option(help: "Data-parallel ranks per stage (sbatch --ntasks, started with srun; set MpiDefault or SLURM_MPI_TYPE=pmix for Open MPI).")
     var ranks: Int?
 
     @Option(help: "Seconds before the time limit at which a job is signalled to stop and requeue itself (sbatch --signal=B:USR1@N; default 300).")
@@ -126,12 +126,7 @@ struct ExecutorOptions: ParsableArguments {
             env.requireData = true
         }
         let plans = try suites.map { try env.plan($0, scale: options.scale) }
-        let settings = try settings()
-        // The one place to lift once the runner is rank-aware (see JobStageCommand).
-        guard settings.ranks == 1 else {
-            throw ValidationError("ranks \(settings.ranks): stage jobs run in one process until the run store's stage lock and result writes are rank-aware (as for `mpirun -np N bench run`); use 1")
-        }
-        let executor = Self.executor(settings, options: options, benchPath: benchPath)
+        let executor = Self.executor(try settings(), options: options, benchPath: benchPath)
         let summary = try executor.submit(plans)
         print("slurm: submitted \(summary.submitted.count) jobs; \(summary.reused.count) already pending or running; "
               + "\(summary.finished) stages already finished")
@@ -200,12 +195,6 @@ struct JobStageCommand: ParsableCommand {
     @OptionGroup var options: SuiteOptions
 
     func run() throws {
-        // Under `srun --ntasks=N` every rank would take the stage's lock in the run store and
-        // rank 1 would wait for it while rank 0 waits for rank 1 in training: the same limit
-        // as `mpirun -np N bench run` until the runner lets rank 0 alone lock and write.
-        guard DataParallel.group.size == 1 else {
-            throw ValidationError("rank \(DataParallel.group.rank) of \(DataParallel.group.size): a stage job runs in one process until the run store's stage lock is rank-aware (submit with --ranks 1)")
-        }
         // The job script forwards Slurm's signal ahead of the time limit as SIGUSR1, and Slurm
         // sends SIGTERM (SIGKILL KillWait seconds later) when it requeues, preempts or cancels
         // the job: a training stage then checkpoints after its current step and stops.

@@ -152,12 +152,21 @@ struct PlanCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Print the resolved settings of a stage: its id (every instance) or a key such as 'pretrain[backbone=r18,seed=0]'.",
                                valueName: "stage"))
     var explain: String?
+    @Option(help: "Add each training stage's data-parallel cost on this many ranks (one GPU a rank at the paper scale, one machine like this one otherwise).")
+    var ranks = 1
+    @Option(help: "Interconnect bandwidth between ranks, Gbit/s, for --ranks.")
+    var linkGbits = 10.0
+
+    func validate() throws {
+        guard ranks >= 1 else { throw ValidationError("--ranks must be at least 1, got \(ranks)") }
+        guard linkGbits > 0 else { throw ValidationError("--link-gbits must be positive, got \(linkGbits)") }
+    }
 
     func run() throws {
         let env = try options.environment()
         let plan = try env.plan(suite, scale: options.scale)
         guard let explain else {
-            print(try env.describePlan(plan), terminator: "")
+            print(try env.describePlan(plan, ranks: ranks, linkGbits: linkGbits), terminator: "")
             let jobs = try SlurmListing.lines(plan, options: options)
             if !jobs.isEmpty { print("slurm jobs:\n" + jobs.joined(separator: "\n")) }
             for problem in DatasetIdentifier(manifest: env.manifest, scale: options.scale).missingData(plan) {

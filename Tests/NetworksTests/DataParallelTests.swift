@@ -11,6 +11,7 @@ final class MirroredGroup: ProcessGroup {
     func allreduceSum(_ buffer: inout [Float]) throws { calls += 1; buffer = buffer.map { $0 * Float(size) } }
     func allreduceSum(_ buffer: inout [Double]) throws { calls += 1; buffer = buffer.map { $0 * Double(size) } }
     func allgather(_ local: [Float]) throws -> [Float] { Array([[Float]](repeating: local, count: size).joined()) }
+    func broadcast(_ data: inout [UInt8], root: Int) throws {}
     func barrier() throws {}
 }
 
@@ -81,5 +82,22 @@ final class DataParallelTests: XCTestCase {
         assertClose(rm2, rm1, rtol: 1e-5, atol: 1e-6); assertClose(rv2, rv1, rtol: 1e-5, atol: 1e-6)
         assertClose(gg * 2, ggAll, rtol: 1e-4, atol: 1e-5); assertClose(gb * 2, gbAll, rtol: 1e-4, atol: 1e-5)
         XCTAssertThrowsError(try DataParallel.withBatchNormSync(true, shards: 4, in: group) {})
+    }
+}
+
+/// The parameter count the cost model allreduces equals what the built networks hold.
+final class ParameterCountTests: XCTestCase {
+    func testCountMatchesBuiltNetworks() {
+        for depth in [18, 50] {
+            for pathway in [Pathway.slow, .fast] {
+                var config = ResNet3DConfig.slowFast(depth: depth, pathway: pathway, widthMultiplier: 0.25)
+                for classes in [nil, 7] as [Int?] {
+                    config.numClasses = classes
+                    var rng = RandomGenerator(seed: 1)
+                    let built = ResNet3D(config, rng: &rng).parameters.reduce(0) { $0 + $1.value.count }
+                    XCTAssertEqual(config.parameterCount, built, "R\(depth) \(pathway) classes \(classes.map(String.init) ?? "none")")
+                }
+            }
+        }
     }
 }

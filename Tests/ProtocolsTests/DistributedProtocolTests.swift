@@ -17,9 +17,13 @@ enum TinyDownstream {
         schedule.shards = shards
         var settings = AVADetection.Settings(schedule: schedule, crop: 32)
         settings.frames = 4; settings.stride = 2; settings.dropout = 0.5
-        _ = try AVADetection.run(encoder: tinyEncoder(seed: 4, dilation: 2), train: train, test: test, classIDs: [1, 2],
-                                 provider: provider, settings: settings, seed: 4,
-                                 checkpointURL: directory.appendingPathComponent("checkpoint.safetensors"))
+        let r = try AVADetection.run(encoder: tinyEncoder(seed: 4, dilation: 2), train: train, test: test, classIDs: [1, 2],
+                                     provider: provider, settings: settings, seed: 4,
+                                     checkpointURL: directory.appendingPathComponent("checkpoint.safetensors"))
+        // What this rank scored (test keyframes are split over the ranks and gathered).
+        let ap = r.frameMAP.perClassAP.keys.sorted().map { "\($0):\(r.frameMAP.perClassAP[$0]!)" }.joined(separator: " ")
+        let scores = "\(r.testKeyframes) \(r.detections) \(r.frameMAP.detectionsEvaluated) \(r.frameMAP.meanAP) \(ap)"
+        try Data(scores.utf8).write(to: directory.appendingPathComponent("scores.\(DataParallel.group.rank).txt"))
     }
 
     static func epic(shards: Int?, directory: URL) throws {

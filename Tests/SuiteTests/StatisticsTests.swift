@@ -109,3 +109,31 @@ final class StatisticsTests: XCTestCase {
         XCTAssertNil(Statistics.smallestDecidableDifference(seedStd: nil, n: 1, cellVariance: nil))
     }
 }
+
+/// The data-parallel cost model against hand-computed cases.
+final class DataParallelCostTests: XCTestCase {
+    func testRingAllreduceTime() {
+        // 1e6 floats = 4 MB; 2 ranks send 2·1/2 of it: 4e6 B / 1.25e9 B/s = 3.2 ms, plus one
+        // bucket's 2·(N−1) = 2 latencies of 20 µs.
+        XCTAssertEqual(CostModel.ringAllreduceSeconds(floats: 1e6, ranks: 2, gbits: 10), 3.2e-3 + 40e-6, accuracy: 1e-12)
+        // 8 ranks at 100 Gbit/s, 2^23 floats (2 buckets): 2·7/8·33554432 B / 12.5e9 B/s + 2·14·20 µs.
+        let bandwidthPart: Double = 2.0 * 7 / 8 * 33_554_432 / 12.5e9
+        let latencyPart: Double = 2.0 * 14 * 20e-6
+        XCTAssertEqual(CostModel.ringAllreduceSeconds(floats: Double(1 << 23), ranks: 8, gbits: 100), bandwidthPart + latencyPart,
+                       accuracy: 1e-12)
+        XCTAssertEqual(CostModel.ringAllreduceSeconds(floats: 1e6, ranks: 1, gbits: 10), 0)
+    }
+
+    func testStageCostOnRanks() throws {
+        var e = CostEstimate(macs: 1e12, cpuSeconds: nil, notes: "")
+        e.steps = 100; e.gradientFloats = 1e6; e.batch = 10
+        let dp = try XCTUnwrap(CostModel.dataParallel(e, ranks: 2, gbits: 10, macsPerSecond: 1e10))
+        // 100 s of compute on one rank: 50 s on two, plus 100 allreduces of 3.24 ms.
+        XCTAssertEqual(dp.computeSeconds, 50, accuracy: 1e-9)
+        XCTAssertEqual(dp.communicationSeconds, 0.324, accuracy: 1e-9)
+        XCTAssertEqual(dp.efficiency(ranks: 2, oneRankSeconds: 100), 100 / 50.324 / 2, accuracy: 1e-9)
+        // One clip takes 100 s / 1000 clips = 0.1 s, so 3.24 ms hides behind 0.0324 clips.
+        XCTAssertEqual(dp.hidingBatch, 0.0324, accuracy: 1e-9)
+        XCTAssertNil(CostModel.dataParallel(CostEstimate(macs: 1, cpuSeconds: nil, notes: ""), ranks: 2, gbits: 10, macsPerSecond: 1))
+    }
+}

@@ -27,8 +27,12 @@ enum TinyRuns {
         let (train, a) = InMemoryVideos.labelled(classes: 2, perClass: 4, prefix: "train")
         let (test, b) = InMemoryVideos.labelled(classes: 2, perClass: 1, prefix: "test")
         let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: a.merging(b) { $1 })
-        _ = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: pretrainSettings(shards: shards),
-                                seed: 5, directory: directory, progress: progress)
+        let r = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: pretrainSettings(shards: shards),
+                                    seed: 5, directory: directory, progress: progress)
+        // What this rank's kNN monitors scored (their videos are split over the ranks and the
+        // features gathered).
+        let scores = [r.bankKNN, r.frozen?.head, r.frozen?.backbone, r.untrained?.head].map { "\($0?.perItem ?? [])" }.joined(separator: " ")
+        try Data(scores.utf8).write(to: directory.appendingPathComponent("scores.\(DataParallel.group.rank).txt"))
     }
 
     static func finetune(shards: Int?, directory: URL, syncBatchNorm: Bool = false) throws {
@@ -143,6 +147,11 @@ final class DistributedTests: XCTestCase {
         let (_, meta) = try Safetensors.read(parallel.appendingPathComponent("checkpoint.safetensors"))
         XCTAssertEqual(meta["ranks"], "2", "the checkpoint records the rank count")
         XCTAssertEqual(try EpochLog.load(parallel.appendingPathComponent("epochs.json")).values.count, 2)
+        let expected = try String(contentsOf: reference.appendingPathComponent("scores.0.txt"), encoding: .utf8)
+        for rank in 0..<2 {
+            XCTAssertEqual(try String(contentsOf: parallel.appendingPathComponent("scores.\(rank).txt"), encoding: .utf8), expected,
+                           "rank \(rank)'s kNN monitors")
+        }
         // They compute the same run, so 2 ranks accept the one-process checkpoint (finished:
         // nothing left to train) and a one-process run without shards refuses it.
         let copy = try tempDir()

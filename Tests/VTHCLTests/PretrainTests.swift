@@ -210,3 +210,19 @@ final class InitialModelTests: XCTestCase {
         for ((name, a), (_, b)) in zip(initial.namedState, run.model.namedState) { XCTAssertEqual(a.value, b.value, name) }
     }
 }
+
+/// The gradient values a data-parallel pretraining step allreduces, as the cost model counts
+/// them, equal the built model's parameters (both encoders and every head).
+final class PretrainParameterCountTests: XCTestCase {
+    func testCountMatchesTheBuiltModel() {
+        for depth in [18, 50] {
+            for projection in [ProjectionKind.mlp, .mlpBN, .conv, .convBN] {
+                var config = PretrainPreset.named("ci", depth: depth).config(depth: depth)
+                config.projection = projection
+                var rng = RandomGenerator(seed: 2)
+                let built = VTHCLModel(config, rng: &rng).parameters.reduce(0) { $0 + $1.value.count }
+                XCTAssertEqual(VTHCLModel.parameterCount(config: config), built, "R\(depth) \(projection)")
+            }
+        }
+    }
+}
