@@ -201,7 +201,15 @@ struct JobStageCommand: ParsableCommand {
         signal(SIGUSR1) { _ in TrainingLoop.requestStop() }
         signal(SIGTERM) { _ in TrainingLoop.requestStop() }
         let env = try options.environment()
-        try env.runStage(identity: identity, of: try env.plan(suite, scale: options.scale))
+        let plan = try env.plan(suite, scale: options.scale)
+        do {
+            try env.runStage(identity: identity, of: plan)
+        } catch let failure as StageFailure where failure.underlying is StoppedOnRequest {
+            // Stopped for a requeue with its checkpoint written: say so and end at once with
+            // EX_TEMPFAIL, before exit handlers close the clip cache under its loader threads.
+            FileHandle.standardError.write(Data("bench: \(failure)\n".utf8))
+            _exit(75)
+        }
     }
 }
 
