@@ -26,6 +26,15 @@ public struct IncompatibleCheckpoint: Error, CustomStringConvertible {
     }
 }
 
+/// A training loop stopped by `TrainingLoop.requestStop` after writing its checkpoint.
+public struct StoppedOnRequest: Error, CustomStringConvertible {
+    public var path: String
+    public var epoch: Int, step: Int
+    public var description: String {
+        "stopped on request at epoch \(epoch), step \(step), after writing the checkpoint \(path) (a rerun resumes there)"
+    }
+}
+
 /// The one checkpointed epoch loop of every trainer (pretraining, fine-tuning, detection,
 /// anticipation).
 ///
@@ -85,13 +94,27 @@ public final class TrainingLoop {
             while step < stepsPerEpoch {
                 try body(epoch, step)
                 step += 1
-                if step < stepsPerEpoch, checkpointEverySteps > 0, step % checkpointEverySteps == 0 { try save() }
+                let stop = step < stepsPerEpoch && stopRequested
+                if step < stepsPerEpoch, stop || (checkpointEverySteps > 0 && step % checkpointEverySteps == 0) { try save() }
+                if stop { throw StoppedOnRequest(path: checkpointURL.path, epoch: epoch, step: step) }
             }
             epoch += 1; step = 0
             try endEpoch(epoch - 1)
             try save()
+            if epoch < epochs, stopRequested { throw StoppedOnRequest(path: checkpointURL.path, epoch: epoch, step: 0) }
         }
     }
+
+    /// Whether a stop was requested (`TrainingLoop.requestStop`) and this run can honour it:
+    /// in one process only, since ranks would see the request at different steps.
+    var stopRequested: Bool { group.size == 1 && TrainingLoop.stopFlag != 0 }
+
+    nonisolated(unsafe) static var stopFlag: sig_atomic_t = 0
+
+    /// Asks every running loop to write its checkpoint after the step in progress and stop
+    /// with `StoppedOnRequest` (a rerun resumes there). Async-signal-safe: a Slurm job's
+    /// signal handler calls it ahead of the time limit.
+    public static func requestStop() { stopFlag = 1 }
 
     /// Writes the checkpoint atomically (rank 0; every rank returns once it is written).
     public func save() throws {

@@ -33,6 +33,8 @@ public struct StageResult: Codable, Sendable, Equatable {
     @EmptyIfAbsent public var perItem: [String: [Double]]
     /// The number of data-parallel ranks the stage ran on; absent (nil) for one process.
     public var ranks: Int? = nil
+    /// The Slurm job that ran the stage (job id, node, tasks, requeues); absent outside Slurm.
+    public var slurm: SlurmProvenance? = nil
 }
 
 /// A dictionary that decodes as empty when its key is absent (fields added to stored files).

@@ -143,6 +143,7 @@ public struct Runner {
                                  startedAt: iso.string(from: started), finishedAt: iso.string(from: Date()),
                                  scale: plan.scale.rawValue, machine: machine, perItem: outcome.perItem)
         if DataParallel.group.size > 1 { result.ranks = DataParallel.group.size }
+        result.slurm = SlurmProvenance.current()
         return result
     }
 

@@ -17,7 +17,8 @@ struct Bench: ParsableCommand {
         """,
         version: BenchVersion.string,
         subcommands: [AllCommand.self, RunCommand.self, ListCommand.self, PlanCommand.self, ReportCommand.self,
-                      CheckCommand.self, SettingsCommand.self, ICMCommand.self, PerfCommand.self, VideoCommand.self, CacheCommand.self, EvalCommand.self, DatasetsCommand.self]
+                      CheckCommand.self, SettingsCommand.self, ICMCommand.self, PerfCommand.self, VideoCommand.self, CacheCommand.self, EvalCommand.self, DatasetsCommand.self,
+                      CancelCommand.self, JobCommand.self]
     )
 
     static func main() {

@@ -71,10 +71,12 @@ struct RunCommand: ParsableCommand {
         commandName: "run", abstract: "Run one suite's stages (finished stages are reused), then write its report.")
     @Argument(help: "Suite name (a file Suites/NAME.yaml).") var suite: String
     @OptionGroup var options: SuiteOptions
+    @OptionGroup(title: "Executor") var executor: ExecutorOptions
 
     func run() throws {
+        if executor.isSlurm { return try executor.submit(suites: [suite], options: options) }
         var env = try options.environment()
-        try env.refuseUnaffordable(scale: options.scale)
+        if !executor.confirmPaperScale { try env.refuseUnaffordable(scale: options.scale) }
         _ = try env.plan(suite, scale: options.scale)  // every setting checked before anything is written
         try env.prepareDatasets(scale: options.scale)
         env.requireData = true
@@ -91,13 +93,16 @@ struct AllCommand: ParsableCommand {
         discussion: """
         At the ci scale (the default) the synthetic datasets are generated first when missing. \
         Interrupt at any time: a rerun reuses finished stages and resumes the interrupted one \
-        from its last checkpoint. At the paper scale it prints the cost instead of starting.
+        from its last checkpoint. At the paper scale it prints the cost instead of starting, \
+        unless the stages go to a cluster (--executor slurm, docs/slurm.md).
         """)
     @OptionGroup var options: SuiteOptions
+    @OptionGroup(title: "Executor") var executor: ExecutorOptions
 
     func run() throws {
+        if executor.isSlurm { return try executor.submit(suites: nil, options: options) }
         var env = try options.environment()
-        try env.refuseUnaffordable(scale: options.scale)
+        if !executor.confirmPaperScale { try env.refuseUnaffordable(scale: options.scale) }
         for name in try env.allSuites() { _ = try env.plan(name, scale: options.scale) }  // checked before anything is written
         try env.prepareDatasets(scale: options.scale)
         env.requireData = true
@@ -121,11 +126,13 @@ struct ListCommand: ParsableCommand {
             let plan = try env.plan(name, scale: options.scale)
             let done = try plan.stages.filter { try env.store.result($0.identity) != nil }.count
             if json {
-                let obj: [String: Any] = ["suite": name, "title": plan.suite.title, "scale": options.scale.rawValue,
+                var obj: [String: Any] = ["suite": name, "title": plan.suite.title, "scale": options.scale.rawValue,
                                           "stages": plan.stages.count, "finished": done]
+                if case let jobs = try SlurmListing.json(plan, options: options), !jobs.isEmpty { obj["slurm_jobs"] = jobs }
                 print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
             } else {
                 print("\(name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(done)/\(plan.stages.count) stages finished  \(plan.suite.title)")
+                for line in try SlurmListing.lines(plan, options: options) { print(line) }
             }
         }
     }
@@ -160,6 +167,8 @@ struct PlanCommand: ParsableCommand {
         let plan = try env.plan(suite, scale: options.scale)
         guard let explain else {
             print(try env.describePlan(plan, ranks: ranks, linkGbits: linkGbits), terminator: "")
+            let jobs = try SlurmListing.lines(plan, options: options)
+            if !jobs.isEmpty { print("slurm jobs:\n" + jobs.joined(separator: "\n")) }
             for problem in DatasetIdentifier(manifest: env.manifest, scale: options.scale).missingData(plan) {
                 let what = options.scale == .paper ? "`bench run` would stop here" : "`bench run` and `bench all` generate the synthetic data when they are missing"
                 print("note: \(problem) (\(what))")

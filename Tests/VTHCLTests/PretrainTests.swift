@@ -1,4 +1,5 @@
 import Foundation
+@testable import Networks
 import Tensors
 @testable import VTHCL
 import XCTest
@@ -104,6 +105,38 @@ final class PretrainTests: XCTestCase {
         let trainer = try Pretrainer(config: config, schedule: tinySchedule(), instances: 12, seed: 11, checkpointURL: resumed)
         try trainer.run(source: SyntheticPairs(config: config))
         XCTAssertEqual(try Data(contentsOf: resumed), try Data(contentsOf: reference))
+    }
+
+    /// A stop request (what a Slurm job's signal handler sends ahead of the time limit)
+    /// writes a checkpoint after the step in progress and stops; the rerun resumes there and
+    /// ends byte-identical to an uninterrupted run.
+    func testStopOnRequestCheckpointsMidEpochAndResumesExactly() throws {
+        let config = tinyPretrainConfig()
+        var schedule = tinySchedule(); schedule.checkpointEverySteps = 0
+        let reference = try tempDir().appendingPathComponent("ckpt.safetensors")
+        try Pretrainer(config: config, schedule: schedule, instances: 12, seed: 5, checkpointURL: reference)
+            .run(source: SyntheticPairs(config: config))
+
+        let stopped = try tempDir().appendingPathComponent("ckpt.safetensors")
+        var steps = 0
+        defer { TrainingLoop.stopFlag = 0 }
+        XCTAssertThrowsError(try Pretrainer(config: config, schedule: schedule, instances: 12, seed: 5, checkpointURL: stopped)
+            .run(source: SyntheticPairs(config: config), progress: { _ in
+                steps += 1
+                if steps == 5 { TrainingLoop.requestStop() }  // during epoch 1, step 1 of 3
+            })) { error in
+            let stop = error as? StoppedOnRequest
+            XCTAssertEqual(stop?.epoch, 1, "\(error)")
+            XCTAssertEqual(stop?.step, 2, "\(error)")
+        }
+        XCTAssertEqual(steps, 5, "no step after the request")
+        let (_, meta) = try Safetensors.read(stopped)
+        XCTAssertEqual(meta["epoch"], "1")
+        XCTAssertEqual(meta["step"], "2", "the checkpoint is written mid-epoch, where it stopped")
+        TrainingLoop.stopFlag = 0
+        try Pretrainer(config: config, schedule: schedule, instances: 12, seed: 5, checkpointURL: stopped)
+            .run(source: SyntheticPairs(config: config))
+        XCTAssertEqual(try Data(contentsOf: stopped), try Data(contentsOf: reference))
     }
 
     func testResumeRefusesAnotherConfig() throws {
