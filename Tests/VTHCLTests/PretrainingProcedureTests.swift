@@ -15,7 +15,7 @@ final class PretrainingProcedureTests: XCTestCase {
         return dir
     }
 
-    func settings() -> Pretraining.Settings {
+    static func settings() -> Pretraining.Settings {
         var c = VTHCLConfig()
         c.widthMultiplier = 0.125; c.slowFrames = 2; c.tau = 4; c.alpha = 2; c.negatives = 8; c.embeddingDimension = 16
         var s = PretrainSchedule(epochs: 3, batchSize: 4)
@@ -35,16 +35,16 @@ final class PretrainingProcedureTests: XCTestCase {
         let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: a.merging(b) { $1 })
         let reference = try tempDir(), resumed = try tempDir()
         var lines: [String] = []
-        let r = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: settings(), seed: 9,
+        let r = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: Self.settings(), seed: 9,
                                     directory: reference, monitor: { lines.append($0) })
         XCTAssertEqual(r.log.values.count, 3)
         XCTAssertEqual(lines.count, 3, "a kNN monitor line every epoch")
         XCTAssertEqual(r.bankKNN?.total, 4)
         XCTAssertEqual(r.frozen?.head.hits.count, 4)
         XCTAssertNotNil(r.untrained)
-        XCTAssertThrowsError(try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: settings(), seed: 9,
+        XCTAssertThrowsError(try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: Self.settings(), seed: 9,
                                                  directory: resumed, progress: { p in if p.epoch == 1 && p.step == 1 { throw Interrupt() } }))
-        let again = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: settings(), seed: 9, directory: resumed)
+        let again = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: Self.settings(), seed: 9, directory: resumed)
         XCTAssertEqual(try Data(contentsOf: resumed.appendingPathComponent("checkpoint.safetensors")),
                        try Data(contentsOf: reference.appendingPathComponent("checkpoint.safetensors")))
         XCTAssertEqual(again.bankKNN?.hits, r.bankKNN?.hits)
@@ -59,7 +59,7 @@ final class PretrainingProcedureTests: XCTestCase {
         let (train, a) = InMemoryVideos.labelled(classes: 2, perClass: 4, prefix: "train")
         let (test, b) = InMemoryVideos.labelled(classes: 2, perClass: 2, prefix: "test")
         let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: a.merging(b) { $1 })
-        var s = settings()
+        var s = Self.settings()
         s.schedule.checkpointEverySteps = 1
         let reference = try tempDir()
         let r = try Pretraining.run(train: train, test: test, classes: 2, provider: provider, settings: s, seed: 9, directory: reference)
@@ -85,7 +85,7 @@ final class PretrainingProcedureTests: XCTestCase {
     /// ICM evaluation through a frame provider: one strip per figure and an object-mass score
     /// for every video with boxes; a video without boxes is an error naming it.
     func testICMEvaluationRendersAndScores() throws {
-        var c = settings().config
+        var c = Self.settings().config
         c.projection = .conv
         var rng = RandomGenerator(seed: 1)
         let model = VTHCLModel(c, rng: &rng)
@@ -113,12 +113,10 @@ final class FineTuningStartTests: XCTestCase {
         let (train, a) = InMemoryVideos.labelled(classes: 2, perClass: 4, prefix: "train")
         let (test, b) = InMemoryVideos.labelled(classes: 2, perClass: 1, prefix: "test")
         let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: a.merging(b) { $1 })
-        var c = VTHCLConfig()
-        c.widthMultiplier = 0.125; c.slowFrames = 2; c.tau = 4; c.alpha = 2; c.negatives = 8; c.embeddingDimension = 16
-        var s = PretrainSchedule(epochs: 2, batchSize: 4)
-        s.baseLearningRate = 0.5
-        var settings = Pretraining.Settings(config: c, schedule: s, crop: 32)
+        var settings = PretrainingProcedureTests.settings()
+        settings.schedule.epochs = 2
         settings.knnEvery = 0
+        let c = settings.config
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("finetune-start-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
