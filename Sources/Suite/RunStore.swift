@@ -33,6 +33,9 @@ public struct StageResult: Codable, Sendable, Equatable {
     @EmptyIfAbsent public var perItem: [String: [Double]]
     /// The number of data-parallel ranks the stage ran on; absent (nil) for one process.
     public var ranks: Int? = nil
+    /// Items left out, by reason → names (see `StageOutcome.skipped`); empty in results
+    /// stored before it was recorded, whose `counts` still say how many.
+    @EmptyIfAbsent public var skipped: [String: [String]] = [:]
 }
 
 /// A dictionary that decodes as empty when its key is absent (fields added to stored files).

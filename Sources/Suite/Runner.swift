@@ -113,6 +113,7 @@ public struct Runner {
                                  startedAt: iso.string(from: started), finishedAt: iso.string(from: Date()),
                                  scale: plan.scale.rawValue, machine: machine, perItem: outcome.perItem)
         if DataParallel.group.size > 1 { result.ranks = DataParallel.group.size }
+        result.skipped = outcome.skipped
         try store.save(result)
         let metrics = outcome.metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", outcome.metrics[$0]!))" }.joined(separator: " ")
         progress.log("done    \(stage.key)  \(metrics)  (\(ProgressSink.duration(result.wallSeconds)))")
