@@ -68,7 +68,10 @@ public final class TrainingLoop {
     /// - `beginEpoch(epoch, firstStep)` runs before the first step of an epoch (or of its
     ///   resumed part): where a trainer prepares that epoch's data.
     /// - `step(epoch, step)` runs one optimisation step.
-    /// - `endEpoch(epoch)` runs after the epoch's checkpoint is written.
+    /// - `endEpoch(epoch)` runs after the epoch's last step and before its checkpoint is
+    ///   written, so what it records (an epoch log, a monitor) is never lost to a kill: a
+    ///   kill before the checkpoint reruns the epoch and `endEpoch` with it (trainers make
+    ///   it idempotent per epoch); after the checkpoint, its work is done.
     public func run(epochs: Int, stepsPerEpoch: Int,
                     beginEpoch: (_ epoch: Int, _ firstStep: Int) throws -> Void = { _, _ in },
                     step body: (_ epoch: Int, _ step: Int) throws -> Void,
@@ -81,9 +84,9 @@ public final class TrainingLoop {
                 step += 1
                 if step < stepsPerEpoch, checkpointEverySteps > 0, step % checkpointEverySteps == 0 { try save() }
             }
+            try endEpoch(epoch)
             epoch += 1; step = 0
             try save()
-            try endEpoch(epoch - 1)
         }
     }
 

@@ -256,7 +256,7 @@ public final class Pretrainer {
 
     /// Trains until the schedule ends, resuming from `checkpointURL` when it exists.
     /// `progress` runs after every step (throwing from it stops the run, as a kill would);
-    /// `epochEnd` after each epoch's checkpoint.
+    /// `epochEnd` after each epoch's last step, before its checkpoint (`TrainingLoop.run`).
     public func run(source: PretrainBatchSource, progress: (PretrainProgress) throws -> Void = { _ in },
                     epochEnd: (Int, Pretrainer) throws -> Void = { _, _ in }) throws {
         guard source.instanceCount == objective.instances else {
