@@ -25,12 +25,14 @@ public enum EpicAdapter {
         }
         var total = 0.0
         for (i, p) in parts.enumerated() {
-            guard let v = Double(p), v >= 0, v.isFinite, i == parts.count - 1 || (Double(Int(v)) == v && v < 60 || i == 0) else {
+            // `v < 60` before `Int(v)`: a huge hour count is an error, not a conversion trap.
+            guard let v = Double(p), v >= 0, v.isFinite, i == parts.count - 1 || i == 0 || (v < 60 && Double(Int(v)) == v) else {
                 throw .annotation(file: file, line: line, detail: "timestamp '\(text)' is not HH:MM:SS.ss")
             }
             if i > 0 && v >= 60 { throw .annotation(file: file, line: line, detail: "timestamp '\(text)' has a field ≥ 60") }
             total = total * 60 + v
         }
+        guard total <= 1e9 else { throw .annotation(file: file, line: line, detail: "timestamp '\(text)' is out of range (over 10⁹ s)") }
         return total
     }
 

@@ -8,6 +8,8 @@ import Foundation
 /// Class ids: the sorted labels of the train CSV.
 public enum KineticsAdapter {
     public static let header = ["label", "youtube_id", "time_start", "time_end", "split"]
+    /// The largest clip time accepted (seconds; a YouTube video is far shorter).
+    public static let maxSeconds = 1e9
 
     /// `<youtube_id>_<start:06d>_<end:06d>.mp4`.
     public static func fileName(youtubeID: String, start: Int, end: Int) -> String {
@@ -32,6 +34,11 @@ public enum KineticsAdapter {
             let s = try TextTable.double(f[2], "time_start", file: path, line: r.line)
             let e = try TextTable.double(f[3], "time_end", file: path, line: r.line)
             guard e > s else { throw .annotation(file: path, line: r.line, detail: "time_end \(f[3]) is not after time_start \(f[2])") }
+            // Whole seconds name the clip's file; beyond this range they are no clip time
+            // (and would not convert to an integer).
+            guard s >= 0, e <= maxSeconds else {
+                throw .annotation(file: path, line: r.line, detail: "time_start \(f[2]) / time_end \(f[3]) are not seconds in 0…\(Int(maxSeconds))")
+            }
             out.append(Row(label: label, id: id, start: Int(s), end: Int(e), split: f[4].trimmingCharacters(in: .whitespaces), line: r.line))
         }
         return out

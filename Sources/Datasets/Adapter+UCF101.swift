@@ -15,6 +15,9 @@ public enum UCF101Adapter {
             let id = try TextTable.int(r.fields[0], "class id", file: path, line: r.line)
             guard id >= 1 else { throw .annotation(file: path, line: r.line, detail: "class ids are 1-based, found \(id)") }
             guard byID[id] == nil else { throw .annotation(file: path, line: r.line, detail: "duplicate class id \(id)") }
+            if let other = byID.first(where: { $0.value == r.fields[1] })?.key {
+                throw .annotation(file: path, line: r.line, detail: "class '\(r.fields[1])' listed twice (ids \(other) and \(id))")
+            }
             byID[id] = r.fields[1]
         }
         guard !byID.isEmpty else { throw .annotation(file: path, line: nil, detail: "no classes") }

@@ -67,6 +67,11 @@ public final class ClipCacheReader: @unchecked Sendable {
         }
         let d = try videos.openDataset(key)
         let shape = try d.shape()
+        // Every use below indexes [T, H, W, 3]; a dataset of another shape (a damaged or foreign
+        // file) is an error naming it, not an index out of range.
+        guard shape.count == 4, shape[3] == 3 else {
+            throw .invalidArgument(file: path, detail: "video '\(videoID)': shape \(shape) is not [T, H, W, 3]")
+        }
         let entry = OpenVideo(dataset: d, shape: shape,
                               storedChunks: try d.storedChunkLayout(frameShape: Array(shape.dropFirst())))
         open[videoID] = entry

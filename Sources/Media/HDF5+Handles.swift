@@ -273,16 +273,25 @@ final class H5Object: @unchecked Sendable {
         try HDF5.check(H5Awrite(attr.id, shim_H5T_NATIVE_DOUBLE(), &v), "H5Awrite(\(name))", file: file)
     }
 
-    private func openAttribute(_ name: String) -> H5Object? {
+    /// The attribute `name`, or nil when absent. It must hold one value (the readers below
+    /// read into room for one): an array attribute, which another writer could leave, is
+    /// an error rather than an overrun of that room.
+    private func openAttribute(_ name: String) throws(MediaError) -> H5Object? {
         guard H5Aexists(id, name) > 0 else { H5Eclear2(shim_H5E_DEFAULT()); return nil }
         let aid = H5Aopen(id, name, shim_H5P_DEFAULT())
         guard aid >= 0 else { H5Eclear2(shim_H5E_DEFAULT()); return nil }
-        return H5Object(aid, .attribute, file: file)
+        let attr = H5Object(aid, .attribute, file: file)
+        let space = H5Object(try HDF5.check(id: H5Aget_space(aid), "H5Aget_space(\(name))", file: file), .dataspace, file: file)
+        let values = H5Sget_simple_extent_npoints(space.id)
+        guard values == 1 else {
+            throw .invalidArgument(file: file, detail: "attribute '\(name)' holds \(values) values, expected one (not a file this project wrote?)")
+        }
+        return attr
     }
 
     /// A string attribute (variable or fixed length), or nil when absent.
     func stringAttribute(_ name: String) throws(MediaError) -> String? {
-        guard let attr = openAttribute(name) else { return nil }
+        guard let attr = try openAttribute(name) else { return nil }
         let stored = H5Object(try HDF5.check(id: H5Aget_type(attr.id), "H5Aget_type", file: file), .datatype, file: file)
         guard H5Tget_class(stored.id) == H5T_STRING else { return nil }
         if H5Tis_variable_str(stored.id) > 0 {
@@ -300,14 +309,14 @@ final class H5Object: @unchecked Sendable {
     }
 
     func intAttribute(_ name: String) throws(MediaError) -> Int64? {
-        guard let attr = openAttribute(name) else { return nil }
+        guard let attr = try openAttribute(name) else { return nil }
         var v: Int64 = 0
         try HDF5.check(H5Aread(attr.id, shim_H5T_NATIVE_INT64(), &v), "H5Aread(\(name))", file: file)
         return v
     }
 
     func doubleAttribute(_ name: String) throws(MediaError) -> Double? {
-        guard let attr = openAttribute(name) else { return nil }
+        guard let attr = try openAttribute(name) else { return nil }
         var v: Double = 0
         try HDF5.check(H5Aread(attr.id, shim_H5T_NATIVE_DOUBLE(), &v), "H5Aread(\(name))", file: file)
         return v

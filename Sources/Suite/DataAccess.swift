@@ -23,9 +23,9 @@ public struct DataAccess: Sendable {
     }
 
     /// A frame provider for `records`, reading from the clip cache after decoding whatever is
-    /// missing. Videos that fail to decode are left out; their ids are returned.
+    /// missing. Videos that fail to decode are left out; they are returned.
     public func provider(for entry: DatasetEntry, records: [VideoRecord], progress: ProgressSink)
-        throws -> (FrameProvider, bad: Set<String>) {
+        throws -> (FrameProvider, bad: [BadVideo]) {
         let spec = (entry.decode ?? DecodeOptions()).spec
         // Uncompressed, in 16-frame chunks (uncompressed reads are fastest with those): windows
         // read 146-177× faster than they decode, against ~12× with the default zstd-3 cache on
@@ -42,8 +42,20 @@ public struct DataAccess: Sendable {
                 progress.log("cache   \(entry.name) \(spec.tag): \(done)/\(total) videos")
             }
         }
-        let bad = Set(report.bad.map(\.id))
         for b in report.bad { progress.log("skipped \(entry.name): \(b.path): \(b.kind): \(b.message)") }
-        return (FrameProvider(spec: spec, cache: try ClipCacheReader(cache)), bad)
+        return (FrameProvider(spec: spec, cache: try ClipCacheReader(cache)), report.bad)
+    }
+
+    /// Skipped videos as a stage result records them: reason (`undecodable: <kind>`) → their
+    /// paths relative to the dataset root (absolute when outside it), sorted, each once.
+    public static func skipped(_ bad: [BadVideo], root: String) -> [String: [String]] {
+        let prefix = URL(fileURLWithPath: root).standardizedFileURL.path + "/"
+        var out: [String: Set<String>] = [:]
+        for b in bad {
+            let path = URL(fileURLWithPath: b.path).standardizedFileURL.path
+            let name = path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+            out["undecodable: " + (b.kind.isEmpty ? "unknown" : b.kind), default: []].insert(name)
+        }
+        return out.mapValues { $0.sorted() }
     }
 }

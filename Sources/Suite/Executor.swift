@@ -9,10 +9,13 @@ public struct StageOutcome: Sendable {
     /// Per metric, the per-test-item values whose mean it is (1/0 correctness per video):
     /// what a bootstrap over test items resamples.
     public var perItem: [String: [Double]]
+    /// Items left out, by reason (`undecodable: truncated`, …) → their names (file paths
+    /// relative to the dataset root), sorted; the report lists them.
+    public var skipped: [String: [String]]
     public init(metrics: [String: Double], artifacts: [String: String] = [:], counts: [String: Int] = [:],
-                checkpointHash: String? = nil, perItem: [String: [Double]] = [:]) {
+                checkpointHash: String? = nil, perItem: [String: [Double]] = [:], skipped: [String: [String]] = [:]) {
         self.metrics = metrics; self.artifacts = artifacts; self.counts = counts; self.checkpointHash = checkpointHash
-        self.perItem = perItem
+        self.perItem = perItem; self.skipped = skipped
     }
 }
 

@@ -12,16 +12,19 @@ import VTHCL
 
 extension DataAccess {
     /// A stage's dataset: its name, manifest entry, both splits with the videos that failed
-    /// to decode left out, a frame provider over the clip cache, and how many were left out.
+    /// to decode left out, a frame provider over the clip cache, the ids left out, and what
+    /// the stage result records of them (reason → file names).
     func load(_ stage: PlannedStage, progress: ProgressSink)
-        throws -> (name: String, entry: DatasetEntry, train: DatasetSplit, test: DatasetSplit, provider: FrameProvider, bad: Set<String>) {
+        throws -> (name: String, entry: DatasetEntry, train: DatasetSplit, test: DatasetSplit, provider: FrameProvider,
+                   bad: Set<String>, skipped: [String: [String]]) {
         let dataset = try requireDataset(stage)
         let entry = try self.entry(dataset)
         var train = try Dataset.load(entry, split: .train), test = try Dataset.load(entry, split: .test)
-        let (provider, bad) = try self.provider(for: entry, records: train.records + test.records, progress: progress)
+        let (provider, badVideos) = try self.provider(for: entry, records: train.records + test.records, progress: progress)
+        let bad = Set(badVideos.map(\.id))
         train.records = train.records.filter { !bad.contains($0.id) }
         test.records = test.records.filter { !bad.contains($0.id) }
-        return (dataset, entry, train, test, provider, bad)
+        return (dataset, entry, train, test, provider, bad, DataAccess.skipped(badVideos, root: entry.root))
     }
 }
 
@@ -107,7 +110,7 @@ public struct PretrainExecutor: StageExecutor {
         return StageOutcome(metrics: metrics, artifacts: ["checkpoint": "checkpoint.safetensors", "epochs": "epochs.json"],
                             counts: ["samples": d.train.records.count, "test_samples": d.test.records.filter { $0.label != nil }.count,
                                      "skipped_bad_videos": d.bad.count],
-                            checkpointHash: try fileHash(r.checkpointURL), perItem: perItem)
+                            checkpointHash: try fileHash(r.checkpointURL), perItem: perItem, skipped: d.skipped)
     }
 }
 
@@ -201,7 +204,7 @@ public struct ClassifierExecutor: StageExecutor {
                             counts: ["samples": r.trainVideos, "test_videos": r.testVideos, "classes": classes,
                                      "skipped_bad_videos": d.bad.count],
                             checkpointHash: try initHash ?? fileHash(context.checkpointURL),
-                            perItem: ["video_top1": a.video.top1.perItem, "video_top5": a.video.top5.perItem])
+                            perItem: ["video_top1": a.video.top1.perItem, "video_top5": a.video.top5.perItem], skipped: d.skipped)
     }
 }
 
@@ -229,7 +232,7 @@ public struct DetectExecutor: StageExecutor {
         return StageOutcome(metrics: metrics, artifacts: ["checkpoint": "checkpoint.safetensors"],
                             counts: ["samples": r.trainKeyframes, "test_keyframes": r.testKeyframes,
                                      "detections": r.detections, "skipped_bad_videos": d.bad.count],
-                            checkpointHash: initHash)
+                            checkpointHash: initHash, skipped: d.skipped)
     }
 }
 
@@ -257,7 +260,7 @@ public struct AnticipateExecutor: StageExecutor {
                             counts: ["samples": r.trainSegments, "test_segments": r.testSegments, "verbs": r.verbs, "nouns": r.nouns,
                                      "skipped_bad_videos": d.bad.count],
                             checkpointHash: initHash,
-                            perItem: ["verb_top1": a.verbTop1.perItem, "noun_top1": a.nounTop1.perItem])
+                            perItem: ["verb_top1": a.verbTop1.perItem, "noun_top1": a.nounTop1.perItem], skipped: d.skipped)
     }
 }
 
@@ -282,7 +285,8 @@ public struct ICMExecutor: StageExecutor {
         let test = try Dataset.load(entry, split: .test)
         // Through the clip cache every other stage reads (videos that fail to decode are left out).
         let scored = Array(test.records.prefix(boxesScored(c, entry: entry)))
-        let (provider, bad) = try data.provider(for: entry, records: scored, progress: context.progress)
+        let (provider, badVideos) = try data.provider(for: entry, records: scored, progress: context.progress)
+        let bad = Set(badVideos.map(\.id))
         // Synthetic sets say where the moving object is; real ones have no such file.
         let boxesFile = Self.boxesFile(entry)
         let boxes = FileManager.default.fileExists(atPath: boxesFile) ? try ObjectBoxes.load(boxesFile) : nil
@@ -311,7 +315,7 @@ public struct ICMExecutor: StageExecutor {
         return StageOutcome(metrics: metrics, artifacts: artifacts,
                             counts: ["videos": artifacts.count, "skipped_bad_videos": bad.count],
                             checkpointHash: try fileHash(context.store.directory(input.identity).appendingPathComponent(rel)),
-                            perItem: ["object_mass_ratio": r.ratios])
+                            perItem: ["object_mass_ratio": r.ratios], skipped: DataAccess.skipped(badVideos, root: entry.root))
     }
 
     /// Test videos to analyse: the figures' and, when object boxes exist, those scored for mass.
@@ -343,6 +347,6 @@ public struct ProbeExecutor: StageExecutor {
         return StageOutcome(metrics: ["knn_top1": r.knn.top1.fraction, "linear_top1": r.linear.fraction, "chance": 1 / Double(classes)],
                             counts: ["samples": r.trainVideos, "test_videos": r.testVideos, "skipped_bad_videos": d.bad.count],
                             checkpointHash: initHash,
-                            perItem: ["knn_top1": r.knn.top1.perItem, "linear_top1": r.linear.perItem])
+                            perItem: ["knn_top1": r.knn.top1.perItem, "linear_top1": r.linear.perItem], skipped: d.skipped)
     }
 }

@@ -164,6 +164,7 @@ public struct ReportWriter {
             out += "(one seed with per-item results); diamonds: the paper.\n"
         }
         out += noiseFloor(report: report, table: table)
+        out += skippedItems(plan: plan, results: results)
 
         out += "\n## Provenance\n\n"
         out += "| | |\n| --- | --- |\n"
@@ -183,6 +184,39 @@ public struct ReportWriter {
             }
             out += "| \(stage.key) | `\(stage.shortIdentity)` | \(ProgressSink.duration(r.wallSeconds)) | \(r.finishedAt) |\n"
         }
+        return out
+    }
+
+    /// The "Skipped items" section: per finished stage, how many items it left out and why,
+    /// with their names in a collapsible list. Results stored before names were recorded
+    /// count their skipped videos (`skipped_bad_videos`) without naming them.
+    func skippedItems(plan: Plan, results: [String: StageResult]) -> String {
+        var rows = "", lists = ""
+        var finished = 0
+        for stage in plan.stages {
+            guard let r = results[stage.identity] else { continue }
+            finished += 1
+            var reasons = r.skipped.filter { !$0.value.isEmpty }.sorted { $0.key < $1.key }.map { ($0.key, $0.value.count) }
+            let named = reasons.reduce(0) { $0 + $1.1 }
+            let counted = r.counts["skipped_bad_videos"] ?? 0
+            if counted > named { reasons.append(("undecodable (names not recorded)", counted - named)) }
+            let total = reasons.reduce(0) { $0 + $1.1 }
+            guard total > 0 else { continue }
+            rows += "| \(stage.key) | `\(stage.shortIdentity)` | \(total) | "
+            rows += reasons.map { "\($0.0) (\($0.1))" }.joined(separator: "; ") + " |\n"
+            guard named > 0 else { continue }
+            lists += "\n<details><summary>\(stage.key): \(named) skipped item\(named == 1 ? "" : "s") by name</summary>\n\n"
+            for (reason, names) in r.skipped.sorted(by: { $0.key < $1.key }) where !names.isEmpty {
+                lists += "\(reason) (\(names.count)):\n\n" + names.map { "- `\($0)`\n" }.joined() + "\n"
+            }
+            lists += "</details>\n"
+        }
+        var out = "\n## Skipped items\n\n"
+        guard !rows.isEmpty else {
+            return out + (finished == 0 ? "No stage has finished yet.\n" : "None: every finished stage used every item of its dataset.\n")
+        }
+        out += "Items a stage left out (videos that failed to decode are skipped, not fatal; `bench datasets check` lists them "
+        out += "before a run).\n\n| stage | identity | skipped | why |\n| --- | --- | ---: | --- |\n" + rows + lists
         return out
     }
 

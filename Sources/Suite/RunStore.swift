@@ -35,6 +35,9 @@ public struct StageResult: Codable, Sendable, Equatable {
     public var ranks: Int? = nil
     /// The Slurm job that ran the stage (job id, node, tasks, requeues); absent outside Slurm.
     public var slurm: SlurmProvenance? = nil
+    /// Items left out, by reason → names (see `StageOutcome.skipped`); empty in results
+    /// stored before it was recorded, whose `counts` still say how many.
+    @EmptyIfAbsent public var skipped: [String: [String]] = [:]
 }
 
 /// A dictionary that decodes as empty when its key is absent (fields added to stored files).

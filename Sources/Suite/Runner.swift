@@ -144,6 +144,7 @@ public struct Runner {
                                  scale: plan.scale.rawValue, machine: machine, perItem: outcome.perItem)
         if DataParallel.group.size > 1 { result.ranks = DataParallel.group.size }
         result.slurm = SlurmProvenance.current()
+        result.skipped = outcome.skipped
         return result
     }
 

@@ -89,7 +89,16 @@ public enum Safetensors {
                   let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw SafetensorsError.malformed(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets")
             }
-            let count = shape.reduce(1, *)
+            // Sizes come from the file: checked for sign and overflow before any arithmetic
+            // that would trap on them.
+            var count = 1
+            for d in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard d >= 0, !overflow else {
+                    throw SafetensorsError.malformed(path: path, reason: "entry '\(name)' has an invalid shape \(shape)")
+                }
+                count = product
+            }
             let width: Int
             switch dtype {
             case "F32", "I32": width = 4
@@ -97,7 +106,9 @@ public enum Safetensors {
             case "F16": width = 2
             default: throw SafetensorsError.unsupportedDType(path: path, tensor: name, dtype: dtype)
             }
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == count * width, base + offsets[1] <= data.count else {
+            let (size, overflow) = count.multipliedReportingOverflow(by: width)
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], !overflow, offsets[1] - offsets[0] == size,
+                  offsets[1] <= data.count - base else {
                 throw SafetensorsError.malformed(path: path, reason: "entry '\(name)' has data_offsets \(offsets) inconsistent with shape \(shape) and dtype \(dtype)")
             }
             let bytes = data.subdata(in: (base + offsets[0])..<(base + offsets[1]))

@@ -1,4 +1,5 @@
 import Foundation
+@testable import Media
 @testable import Suite
 import XCTest
 
@@ -210,6 +211,57 @@ final class SuiteTests: XCTestCase {
         XCTAssertTrue(md.contains("[1] needs ImageNet weights"), md)
         XCTAssertTrue(md.contains("| Prior (quoted) |  | 61.2 |"), md)
         XCTAssertTrue(md.contains("| git commit | `abc` |"), md)
+    }
+
+    /// Skipped items: the report lists, per stage, how many were skipped and why, with the
+    /// names in a collapsible list; results stored before names were recorded are counted.
+    func testReportListsSkippedItemsPerStage() throws {
+        let suite = try SuiteSpec.load(write(suiteText))
+        let (reg, _, _) = registry()
+        let plan = try Planner(executors: reg, datasetIdentity: { _ in "d" }).plan(suite, scale: .ci)
+        var results = try Runner(store: RunStore(root: dir.appendingPathComponent("runs")), executors: reg,
+                                 progress: ProgressSink(quiet: true)).run(plan)
+        let provenance = Provenance(gitCommit: "abc", manifestHash: "m", versions: [], machine: "test", date: "today")
+        XCTAssertTrue(ReportWriter().render(plan: plan, results: results, provenance: provenance)
+            .contains("## Skipped items\n\nNone: every finished stage used every item of its dataset.\n"))
+
+        let named = plan.stages.first { $0.id == "pretrain" }!, unnamed = plan.stages.first { $0.id == "ucf" }!
+        results[named.identity]!.skipped = DataAccess.skipped([
+            BadVideo(id: "b/y", path: "/data/k400/train/b/y.mp4", kind: "truncated", message: "m"),
+            BadVideo(id: "a/x", path: "/data/k400/train/a/x.mp4", kind: "truncated", message: "m"),
+            BadVideo(id: "c/z", path: "/elsewhere/c/z.mp4", kind: "corrupt", message: "m"),
+        ], root: "/data/k400/")
+        results[named.identity]!.counts["skipped_bad_videos"] = 3
+        results[unnamed.identity]!.counts["skipped_bad_videos"] = 2  // stored before names were recorded
+        let md = ReportWriter().render(plan: plan, results: results, provenance: provenance)
+        XCTAssertTrue(md.contains("| \(named.key) | `\(named.shortIdentity)` | 3 | undecodable: corrupt (1); undecodable: truncated (2) |"), md)
+        XCTAssertTrue(md.contains("| \(unnamed.key) | `\(unnamed.shortIdentity)` | 2 | undecodable (names not recorded) (2) |"), md)
+        XCTAssertTrue(md.contains("<details><summary>\(named.key): 3 skipped items by name</summary>"), md)
+        XCTAssertTrue(md.contains("undecodable: truncated (2):\n\n- `train/a/x.mp4`\n- `train/b/y.mp4`\n"), md)
+        XCTAssertTrue(md.contains("undecodable: corrupt (1):\n\n- `/elsewhere/c/z.mp4`\n"), md)
+        XCTAssertFalse(md.contains("<details><summary>\(unnamed.key)"), "no names to list for the old result")
+        XCTAssertLessThan(md.range(of: "## Skipped items")!.lowerBound, md.range(of: "## Provenance")!.lowerBound)
+    }
+
+    /// The skipped names round-trip through result.json; a result stored without them
+    /// decodes with none (its counts unchanged).
+    func testSkippedNamesAreStoredAndOldResultsDecode() throws {
+        let suite = try SuiteSpec.load(write(suiteText))
+        let (reg, _, _) = registry()
+        let plan = try Planner(executors: reg, datasetIdentity: { _ in "d" }).plan(suite, scale: .ci)
+        let store = RunStore(root: dir.appendingPathComponent("runs"))
+        var result = try Runner(store: store, executors: reg, progress: ProgressSink(quiet: true)).run(plan).values.first!
+        result.skipped = ["undecodable: empty": ["a.mp4"]]
+        try store.save(result)
+        XCTAssertEqual(try store.result(result.identity)?.skipped, ["undecodable: empty": ["a.mp4"]])
+        let url = store.directory(result.identity).appendingPathComponent("result.json")
+        var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        json["skipped"] = nil
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+        let old = try XCTUnwrap(try store.result(result.identity))
+        XCTAssertEqual(old.skipped, [:])
+        XCTAssertEqual(old.counts, result.counts)
+        XCTAssertEqual(old.identity, result.identity)
     }
 
     /// Claims compare cells (`better`/`than`) or two metrics of the same cells
