@@ -98,7 +98,6 @@ public final class TrainingLoop {
                 if step < stepsPerEpoch, stop || (checkpointEverySteps > 0 && step % checkpointEverySteps == 0) { try save() }
                 if stop { throw StoppedOnRequest(path: checkpointURL.path, epoch: epoch, step: step) }
             }
-            try endEpoch(epoch)
             epoch += 1; step = 0
             try endEpoch(epoch - 1)
             try save()
