@@ -120,36 +120,22 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
         }
     }
 
-    public func allreduceSum(_ buffer: inout [Float]) throws {
-        guard usesMPI, !buffer.isEmpty else { return }
-        try buffer.withUnsafeMutableBufferPointer { p in
-            // MPI counts are 32-bit: larger buffers go in chunks.
-            for start in stride(from: 0, to: p.count, by: Self.chunk) {
-                let n = min(Self.chunk, p.count - start)
-                try Self.check(MPI_Allreduce(tempo_mpi_in_place(), p.baseAddress! + start, Int32(n), tempo_mpi_float(), tempo_mpi_sum(),
-                                             tempo_mpi_comm_world()), "MPI_Allreduce")
-            }
-        }
-    }
-
-    public func allreduceSum(_ buffer: inout [Double]) throws {
-        guard usesMPI, !buffer.isEmpty else { return }
-        try buffer.withUnsafeMutableBufferPointer { p in
-            // MPI counts are 32-bit: larger buffers go in chunks.
-            for start in stride(from: 0, to: p.count, by: Self.chunk) {
-                let n = min(Self.chunk, p.count - start)
-                try Self.check(MPI_Allreduce(tempo_mpi_in_place(), p.baseAddress! + start, Int32(n), tempo_mpi_double(), tempo_mpi_sum(),
-                                             tempo_mpi_comm_world()), "MPI_Allreduce")
-            }
-        }
-    }
+    public func allreduceSum(_ buffer: inout [Float]) throws { try allreduce(&buffer, tempo_mpi_float(), tempo_mpi_sum()) }
+    public func allreduceSum(_ buffer: inout [Double]) throws { try allreduce(&buffer, tempo_mpi_double(), tempo_mpi_sum()) }
 
     /// Element-wise maximum over the ranks, in place.
-    public func allreduceMax(_ buffer: inout [Double]) throws {
+    public func allreduceMax(_ buffer: inout [Double]) throws { try allreduce(&buffer, tempo_mpi_double(), tempo_mpi_max()) }
+
+    /// `op` over the ranks, element-wise and in place, on values of MPI type `type`.
+    private func allreduce<T>(_ buffer: inout [T], _ type: MPI_Datatype, _ op: MPI_Op) throws {
         guard usesMPI, !buffer.isEmpty else { return }
         try buffer.withUnsafeMutableBufferPointer { p in
-            try Self.check(MPI_Allreduce(tempo_mpi_in_place(), p.baseAddress, Int32(p.count), tempo_mpi_double(), tempo_mpi_max(),
-                                         tempo_mpi_comm_world()), "MPI_Allreduce")
+            // MPI counts are 32-bit: larger buffers go in chunks.
+            for start in stride(from: 0, to: p.count, by: Self.chunk) {
+                let n = min(Self.chunk, p.count - start)
+                try Self.check(MPI_Allreduce(tempo_mpi_in_place(), p.baseAddress! + start, Int32(n), type, op, tempo_mpi_comm_world()),
+                               "MPI_Allreduce")
+            }
         }
     }
 

@@ -45,7 +45,7 @@ public struct Runner {
                 if let r = try store.result(stage.identity) { results[stage.identity] = r }
             }
         }
-        if ranks.size > 1 { results = try Self.shareFromRankZero(results, in: ranks) }
+        results = try Self.shareFromRankZero(results, in: ranks)
         let pending = plan.stages.filter { results[$0.identity] == nil }
         for stage in plan.stages where results[stage.identity] != nil {
             progress.log("reused  \(stage.key)  (\(stage.shortIdentity))")
@@ -100,7 +100,7 @@ public struct Runner {
         defer { withExtendedLifetime(lock) {} }
         // Another process may have finished it while we waited for the lock.
         var finished = writer ? try store.result(stage.identity) : nil
-        if group.size > 1 { finished = try Self.shareFromRankZero(finished, in: group) }
+        finished = try Self.shareFromRankZero(finished, in: group)
         if let r = finished { return r }
         progress.log("run     \(stage.key)  (\(stage.shortIdentity))")
         var result: StageResult?
@@ -111,7 +111,7 @@ public struct Runner {
             result = try DataParallel.alone { try execute(stage, executor: executor, plan: plan, results: results) }
         }
         if writer { try store.save(result!) }
-        if group.size > 1 { result = try Self.shareFromRankZero(result, in: group) }
+        result = try Self.shareFromRankZero(result, in: group)
         guard let result else { throw StageFailure(stage: stage.key, underlying: SuiteCommandError(message: "rank 0 shared no result")) }
         let metrics = result.metrics.keys.sorted().map { "\($0)=\(String(format: "%.4f", result.metrics[$0]!))" }.joined(separator: " ")
         progress.log("done    \(stage.key)  \(metrics)  (\(ProgressSink.duration(result.wallSeconds)))")
@@ -148,8 +148,10 @@ public struct Runner {
         return result
     }
 
-    /// Rank 0's `value` on every rank (as JSON, so any stored type travels).
+    /// Rank 0's `value` on every rank (as JSON, so any stored type travels); `value` itself in
+    /// a world of one.
     static func shareFromRankZero<T: Codable>(_ value: T, in group: ProcessGroup) throws -> T {
+        guard group.size > 1 else { return value }
         var bytes = group.rank == 0 ? [UInt8](try JSONEncoder().encode(SharedValue(value: value))) : []
         try group.broadcast(&bytes, root: 0)
         return try JSONDecoder().decode(SharedValue<T>.self, from: Data(bytes)).value

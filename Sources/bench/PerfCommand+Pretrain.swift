@@ -93,7 +93,7 @@ struct PerfPretrainStep: ParsableCommand {
         var rng = RandomGenerator(seed: 5)
         let slow = Tensor.randomNormal([b, 3, config.slowFrames, preset.crop, preset.crop], using: &rng)
         let fast = Tensor.randomNormal([b, 3, config.fastFrames, preset.crop, preset.crop], using: &rng)
-        let mine = group.size == 1 ? 0..<b : DataParallel.localItems(b, shards: try DataParallel.shards(nil, in: group), in: group)
+        let mine = DataParallel.localItems(b, shards: try DataParallel.shards(nil, in: group), in: group)
         let batch = PretrainBatch(instances: (0..<b).map { $0 * 7 % 4096 }, slow: DataParallel.rows(slow, mine),
                                   fast: DataParallel.rows(fast, mine), loaded: group.size == 1 ? nil : mine)
         var times: [Double] = []

@@ -33,7 +33,9 @@ struct Figure {
         } else {
             let v = (value as? Double).map { String(format: "%.1f", $0) } ?? "\(value)"
             let c = config.keys.sorted().map { "\($0)=\(config[$0]!)" }.joined(separator: " ")
-            Swift.print("\(name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(v) \(unit ?? "")  \(c)")
+            // Padded to a column, never cut: `padding(toLength:)` truncates longer names.
+            let label = name.count >= 16 ? name : name.padding(toLength: 16, withPad: " ", startingAt: 0)
+            Swift.print("\(label) \(v) \(unit ?? "")  \(c)")
         }
         _ = fflushStdout()
     }
