@@ -33,13 +33,13 @@ enum SyntheticEpic {
         var info = ["video,resolution,duration,fps"]
         var jobs: [SyntheticDatasets.Job] = []
         var uid = 0
-        var lastVideo = ""
+        var videos: [String] = []
         for p in 1...c.epicParticipants {
             let participant = "P" + SyntheticDatasets.two(p)
             var bgSeed = rng.split()
             for v in 1...c.epicVideosPerParticipant {
                 let video = participant + "_" + SyntheticDatasets.two(v)
-                lastVideo = video
+                videos.append(video)
                 let fps = (p == 1 && v == c.epicVideosPerParticipant && v > 1) ? 50 : c.epicFPS
                 var actions: [Action] = []
                 var t = 0.5 + Double(rng.nextUniform())
@@ -105,7 +105,9 @@ enum SyntheticEpic {
             "\($0.offset),\($0.element.0),\(TextTable.quote("[" + $0.element.1.map { "'\($0)'" }.joined(separator: ", ") + "]"))"
         }, to: Dataset.join(ann, "EPIC_noun_classes.csv"))
         try SyntheticDatasets.writeText(info, to: Dataset.join(ann, "EPIC_video_info.csv"))
-        try SyntheticDatasets.writeText([lastVideo], to: Dataset.join(ann, "val_videos.txt"))
+        // The held-out videos: the last `epicTestVideos` (at least one, never all).
+        let held = max(1, min(c.epicTestVideos, videos.count - 1))
+        try SyntheticDatasets.writeText(Array(videos.suffix(held)), to: Dataset.join(ann, "val_videos.txt"))
         return jobs
     }
 }

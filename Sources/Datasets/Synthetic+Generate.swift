@@ -234,14 +234,15 @@ public enum SyntheticDatasets {
         var jobs: [Job] = []
         var train: [[String]] = [[], [], []], test: [[String]] = [[], [], []]
         for (label, (pattern, folder, fileStem)) in named.enumerated() {
-            for g in 1...cfg.perClass {
+            for g in 1...(cfg.perClass + cfg.heldOut) {
                 for k in 1...max(1, cfg.extra) {
                     let rel = "\(folder)/v_\(fileStem)_g\(two(g))_c\(two(k)).avi"
                     jobs.append(recognitionJob(path: Dataset.join(Dataset.join(out, "UCF-101"), rel), pattern: pattern,
                                                config: c, fps: cfg.fps, seconds: cfg.seconds, rng: &rng))
                     for s in 0..<3 {
-                        // Split s holds out groups s+1, s+4, s+7, … (a third of the groups).
-                        if (g - 1) % 3 == s { test[s].append(rel) } else { train[s].append("\(rel) \(label + 1)") }
+                        // Split s holds out groups s+1, s+4, s+7, … (a third of the groups);
+                        // the held-out groups after them are test groups in every split.
+                        if g > cfg.perClass || (g - 1) % 3 == s { test[s].append(rel) } else { train[s].append("\(rel) \(label + 1)") }
                     }
                 }
             }
@@ -263,16 +264,18 @@ public enum SyntheticDatasets {
         for pattern in classes {
             let cls = pattern.snakeName
             var names: [String] = []
-            for i in 0..<cfg.perClass {
+            for i in 0..<(cfg.perClass + cfg.heldOut) {
                 let name = "Synth_\(youtubeID(&rng).prefix(6))_\(cls)_u_nm_np1_fr_med_\(i).avi"
                 names.append(name)
                 jobs.append(recognitionJob(path: Dataset.join(Dataset.join(Dataset.join(out, "hmdb51_org"), cls), name),
                                            pattern: pattern, config: c, fps: cfg.fps, seconds: cfg.seconds, rng: &rng))
             }
             for s in 1...3 {
-                // About 70 % train (1), 25 % test (2), the rest unused (0), rotated per split.
-                let n = names.count
+                // About 70 % train (1), 25 % test (2), the rest unused (0), rotated per split;
+                // the held-out videos after them are test videos in every split.
+                let n = cfg.perClass
                 let lines = names.enumerated().map { (i, name) -> String in
+                    if i >= n { return "\(name) 2 " }
                     let r = (i + (s - 1) * n / 3) % n
                     let code = r < (n * 7 + 9) / 10 ? 1 : (r < n - max(0, n / 15) ? 2 : 0)
                     return "\(name) \(code) "

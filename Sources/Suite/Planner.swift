@@ -2,7 +2,7 @@ import Foundation
 
 /// Scales of a run: the same suite at growing size (DESIGN "Scales").
 public enum Scale: String, Sendable, Codable, CaseIterable {
-    case ci, mini, paper
+    case ci, small, mini, paper
 }
 
 /// One concrete stage: a template instantiated for one combination of its `over` axes.

@@ -19,7 +19,7 @@ public enum StandardExecutors {
         ])
     }
 
-    /// Generates the synthetic datasets (ci or mini) when the manifest's files are missing.
+    /// Generates the synthetic datasets (ci, small or mini) when the manifest's files are missing.
     public static func prepareDatasets(manifest: URL, scale: Scale, progress: ProgressSink) throws {
         guard scale != .paper else { return }
         do {
@@ -31,7 +31,10 @@ public enum StandardExecutors {
         }
         let out = manifest.deletingLastPathComponent().appendingPathComponent("data/synthetic/\(scale.rawValue)").path
         let started = Date()
-        let summary = try SyntheticDatasets.generate(.preset(scale == .ci ? .ci : .mini), out: out, seed: 0)
+        guard let synthetic = SyntheticScale(rawValue: scale.rawValue) else {
+            throw SuiteCommandError(message: "\(manifest.path): the \(scale.rawValue) scale has no synthetic stand-ins; point the manifest at real data")
+        }
+        let summary = try SyntheticDatasets.generate(.preset(synthetic), out: out, seed: 0)
         progress.log("datasets: wrote \(summary.videos) videos and \(summary.frameFolders) frame folders to \(out) in \(ProgressSink.duration(Date().timeIntervalSince(started)))")
     }
 }

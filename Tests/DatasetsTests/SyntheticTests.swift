@@ -42,6 +42,44 @@ final class SyntheticTests: XCTestCase {
         XCTAssertEqual(folder.frames, 240)
     }
 
+    /// `SyntheticConfig.items` (what `bench plan` counts) against the splits the generator
+    /// writes, with held-out UCF groups, HMDB videos and Epic videos; the Epic segment count
+    /// is drawn at random, so only its held-out videos are checked.
+    func testPlannedItemsMatchTheGeneratedSplits() throws {
+        let dir = try TestSupport.tempDir(self)
+        var c = SyntheticConfig.tiny
+        c.ucf.heldOut = 2
+        c.hmdb.heldOut = 3
+        c.epicParticipants = 2
+        c.epicTestVideos = 2
+        _ = try SyntheticDatasets.generate(c, out: dir + "/synth", seed: 5)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("datasets.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "data/synthetic/{scale}", with: "synth")
+        try text.write(toFile: dir + "/datasets.yaml", atomically: true, encoding: .utf8)
+        let m = try DatasetManifest.load(dir + "/datasets.yaml")
+        for name in ["kinetics400", "ucf101", "hmdb51"] {
+            let entry = try m.entry(name)
+            let items = c.items(entry.format)
+            XCTAssertEqual(Double(try Dataset.load(entry, split: .train).records.count), items.train, name)
+            XCTAssertEqual(Double(try Dataset.load(entry, split: .test).records.count), items.test, name)
+        }
+        // UCF: 3 classes × (1 test group of 3 + 2 held-out groups) × 1 clip; HMDB: 3 × (1 + 3).
+        XCTAssertEqual(c.items(.ucf101).test, 9)
+        XCTAssertEqual(c.items(.hmdb51).test, 12)
+        let ava = try m.entry("ava")
+        let keyframes = try Dataset.load(ava, split: .test).records.reduce(0) { $0 + $1.keyframes.count }
+        XCTAssertEqual(Double(keyframes), c.items(.ava).test)
+        let held = try String(contentsOfFile: dir + "/synth/epic55/annotations/val_videos.txt", encoding: .utf8)
+            .split(whereSeparator: \.isNewline)
+        XCTAssertEqual(held, ["P02_01", "P02_02"])
+        let small = SyntheticConfig.preset(.small)
+        for format in [DatasetFormat.kinetics400, .ucf101, .hmdb51] {
+            XCTAssertGreaterThanOrEqual(small.items(format).test, 1_100, "\(format): too few test videos for ±3-point intervals")
+        }
+        XCTAssertGreaterThanOrEqual(small.items(.epic55).test, 1_000)
+    }
+
     func testSameSeedGivesByteIdenticalAnnotations() throws {
         let a = try TestSupport.tempDir(self), b = try TestSupport.tempDir(self), c = try TestSupport.tempDir(self)
         var small = SyntheticConfig.tiny
