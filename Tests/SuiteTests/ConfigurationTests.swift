@@ -27,23 +27,24 @@ final class ConfigurationTests: XCTestCase {
     }
 
     func testUneditedCISuitePlans() throws {
-        let plan = try planEdited("epochs: 40", "epochs: 40")
-        XCTAssertEqual(plan.stages.count, 8)
+        let plan = try planEdited("epochs: 20", "epochs: 20")
+        // R18 and R50: a pretraining, a supervised run, three fine-tunes and three probes each.
+        XCTAssertEqual(plan.stages.count, 16)
     }
 
     /// Each edit a new user might make is one error naming file, line and key, with what is allowed.
     func testBadSuiteEditsNameFileLineAndKey() throws {
         let cases: [(String, String, key: String, says: String)] = [
-            ("epochs: 40, batch: 16, lr: 0.48", "epoch: 40, batch: 16, lr: 0.48", "scales.ci.params.pretrain.epoch", "did you mean 'epochs'?"),
-            ("{name: backbone, values: [r18]}", "{name: backbone, values: [r34]}", "axes.backbone", "one of: r18, r50"),
+            ("epochs: 20, batch: 16, lr: 0.48", "epoch: 20, batch: 16, lr: 0.48", "scales.ci.params.pretrain.epoch", "did you mean 'epochs'?"),
+            ("{name: backbone, values: [r18, r50]}", "{name: backbone, values: [r18, r34]}", "axes.backbone", "one of: r18, r50"),
             ("augment: light", "augment: heavy", "scales.ci.params.*.augment", "one of: standard, light, none"),
             ("projection: mlp-bn", "projection: foo", "scales.ci.params.pretrain.projection", "one of: mlp, conv, mlp-bn, conv-bn"),
             ("preset: paper", "preset: bogus", "stages[0].params.preset", "one of: ci, mini, paper"),
             ("D: 3", "D: 4", "stages[0].params.D", "1 … 3"),
             ("D: 3", "D: 3, depth: 34", "stages[0].params.depth", "did you mean 'backbone'?"),
-            ("epochs: 40, batch: 16, lr: 0.48", "epochs: 40, batch: 0, lr: 0.48", "scales.ci.params.pretrain.batch", "≥ 1"),
-            ("epochs: 40, batch: 16, lr: 0.48", "epochs: -1, batch: 16, lr: 0.48", "scales.ci.params.pretrain.epochs", "≥ 1"),
-            ("epochs: 40, batch: 16, lr: 0.48", "epochs: 40, batch: 16, lr: fast", "scales.ci.params.pretrain.lr", "expected a number"),
+            ("epochs: 20, batch: 16, lr: 0.48", "epochs: 20, batch: 0, lr: 0.48", "scales.ci.params.pretrain.batch", "≥ 1"),
+            ("epochs: 20, batch: 16, lr: 0.48", "epochs: -1, batch: 16, lr: 0.48", "scales.ci.params.pretrain.epochs", "≥ 1"),
+            ("epochs: 20, batch: 16, lr: 0.48", "epochs: 20, batch: 16, lr: fast", "scales.ci.params.pretrain.lr", "expected a number"),
             ("alpha: 2", "alpha: 3", "stages[0].params.alpha", "must divide tau"),
             ("augment: light, workers: 1", "augmnt: light, workers: 1", "scales.ci.params.*.augmnt", "did you mean 'augment'?"),
             ("values: [random, kinetics, vthcl]", "values: [random, imagenet, kinetics, vthcl]", "axes.init", "would duplicate"),
@@ -60,9 +61,9 @@ final class ConfigurationTests: XCTestCase {
     }
 
     func testPlanRecordsWhereEachValueCameFrom() throws {
-        let plan = try planEdited("epochs: 40", "epochs: 40")
+        let plan = try planEdited("epochs: 20", "epochs: 20")
         let pretrain = plan.stages.first { $0.id == "pretrain" }!
-        XCTAssertEqual(pretrain.params["epochs"], .int(40))
+        XCTAssertEqual(pretrain.params["epochs"], .int(20))
         guard case .suite(let role, _, let line, let key)? = pretrain.origins["epochs"] else { return XCTFail("\(pretrain.origins)") }
         XCTAssertEqual(role, "scale ci"); XCTAssertNotNil(line); XCTAssertEqual(key, "scales.ci.params.pretrain.epochs")
         XCTAssertEqual(pretrain.origins["alpha"]?.description.hasPrefix("suite template"), true)
