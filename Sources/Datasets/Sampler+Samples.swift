@@ -147,3 +147,45 @@ extension Tensor {
         return Tensor(shape: [items.count] + items[0].shape, scalars: scalars)
     }
 }
+
+extension Tensor {
+    /// Concatenates tensors along their leading (batch) axis: `[n_i, …]` → `[Σ n_i, …]`.
+    public static func concatenateBatches(_ items: [Tensor]) -> Tensor {
+        precondition(!items.isEmpty, "concatenation of nothing")
+        let rest = Array(items[0].shape.dropFirst())
+        var scalars: [Float] = []
+        scalars.reserveCapacity(items.reduce(0) { $0 + $1.count })
+        for t in items {
+            precondition(Array(t.shape.dropFirst()) == rest, "concatenateBatches: shapes differ \(t.shape) vs \(items[0].shape)")
+            scalars += t.scalars
+        }
+        return Tensor(shape: [items.reduce(0) { $0 + $1.shape[0] }] + rest, scalars: scalars)
+    }
+}
+
+/// Forward-only evaluation in batches: the clips of consecutive items are concatenated along
+/// the batch axis and run through the network `batchClips` (or a few more) at a time. At the
+/// small scales one clip is a few million multiply–adds, and per call costs (weight packing,
+/// waking threads) dominated when each video went through alone. In evaluation mode every
+/// clip's output depends on that clip only (batch norm uses its running statistics), so
+/// batching changes the values at most by the rounding of a differently blocked product.
+public enum BatchedEvaluation {
+    public static let batchClips = 32
+
+    /// Calls `forward` on batches of the clips `next()` yields (`[n_i, …]` each, nil at the
+    /// end), in order; `forward` receives `[N, …]` and the items' clip counts.
+    public static func run(batchClips: Int = batchClips, next: () throws -> Tensor?,
+                           forward: (_ batch: Tensor, _ counts: [Int]) throws -> Void) throws {
+        var pending: [Tensor] = [], clips = 0
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            try forward(pending.count == 1 ? pending[0] : Tensor.concatenateBatches(pending), pending.map { $0.shape[0] })
+            pending.removeAll(keepingCapacity: true); clips = 0
+        }
+        while let t = try next() {
+            pending.append(t); clips += t.shape[0]
+            if clips >= batchClips { try flush() }
+        }
+        try flush()
+    }
+}

@@ -60,11 +60,14 @@ public enum FrozenFeatureProbe {
     /// Pooled res5 features [videos, C] of one centre clip a video.
     public static func features(_ encoder: ResNet3D, _ records: [VideoRecord], provider: FrameProvider, settings: Settings) throws -> Tensor {
         let builder = SampleBuilder(provider: provider, augment: .test(size: settings.crop))
-        var rows: [Float] = []
-        for (i, r) in records.enumerated() {
-            let clip = try builder.testClips(r, index: i, clips: 1, crops: 1, frames: settings.frames, stride: settings.stride).clip
-            rows += withoutGradient { globalAvgPool(encoder.features(Variable(clip), training: false)[3]).value }.scalars
-        }
+        var rows: [Float] = [], i = 0
+        try BatchedEvaluation.run(next: {
+            guard i < records.count else { return nil }
+            defer { i += 1 }
+            return try builder.testClips(records[i], index: i, clips: 1, crops: 1, frames: settings.frames, stride: settings.stride).clip
+        }, forward: { batch, _ in
+            rows += withoutGradient { globalAvgPool(encoder.features(Variable(batch), training: false)[3]).value }.scalars
+        })
         return Tensor(shape: [records.count, rows.count / max(1, records.count)], scalars: rows)
     }
 

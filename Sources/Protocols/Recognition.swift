@@ -201,12 +201,15 @@ public final class ClassifierTrainer {
         defer { loader.stop() }
         var logits: [Float] = [], clipVideo: [Int] = [], classes = 0
         var rng = RandomGenerator(seed: 0)
-        while let item = try loader.next() {
-            let out = withoutGradient { model(Variable(item.clip), training: false, rng: &rng) }.value
+        try BatchedEvaluation.run(next: {
+            guard let item = try loader.next() else { return nil }
+            clipVideo += Array(repeating: item.index, count: item.clip.shape[0])
+            return item.clip
+        }, forward: { batch, _ in
+            let out = withoutGradient { model(Variable(batch), training: false, rng: &rng) }.value
             classes = out.shape[1]
             logits += out.scalars
-            clipVideo += Array(repeating: item.index, count: out.shape[0])
-        }
+        })
         if group.size > 1 {
             classes = model.fc.weight.shape[0]
             logits = try DataParallel.gather(logits, in: group)

@@ -54,7 +54,7 @@ func classCount(_ split: DatasetSplit) -> Int {
 public struct PretrainExecutor: StageExecutor {
     public let kind = "pretrain"
     public let dataParallel = true
-    public let codeVersion = "6"
+    public let codeVersion = "7"
     public var data: DataAccess
 
     func config(_ p: PretrainConfiguration) -> (VTHCLConfig, PretrainSchedule, crop: Int) {
@@ -73,16 +73,6 @@ public struct PretrainExecutor: StageExecutor {
         s.baseLearningRate = Float(p.lr)
         s.syncBatchNorm = syncBatchNormAcrossRanks
         return (c, s, p.crop!)
-    }
-
-    public func estimate(_ stage: PlannedStage, config p: PretrainConfiguration, scale: Scale) -> CostEstimate? {
-        let (c, s, crop) = config(p)
-        let videos = Double(scale == .paper ? 240_000 : 160)
-        let macs = 3 * VTHCLModel.forwardMACs(config: c, crop: crop) * videos * Double(s.epochs)
-        var e = CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "3× forward MACs per clip (forward + backward)")
-        e.steps = (videos / Double(s.batchSize)).rounded(.down) * Double(s.epochs)
-        e.gradientFloats = Double(VTHCLModel.parameterCount(config: c)); e.batch = s.batchSize
-        return e
     }
 
     public func run(_ stage: PlannedStage, config p: PretrainConfiguration, context: StageContext) throws -> StageOutcome {
@@ -162,7 +152,7 @@ var syncBatchNormAcrossRanks: Bool? { DataParallel.group.size > 1 ? true : nil }
 /// checkpoint's `slow.*` or a supervised one's `encoder.*`); without input, from scratch.
 public struct ClassifierExecutor: StageExecutor {
     public let kind: String
-    public let codeVersion = "2"
+    public let codeVersion = "3"
     public let dataParallel = true
     public var data: DataAccess
 
@@ -174,20 +164,6 @@ public struct ClassifierExecutor: StageExecutor {
         f.frames = c.frames; f.stride = c.stride; f.clips = c.clips; f.crops = c.crops
         f.dropout = Float(c.dropout); f.workers = c.workers
         return f
-    }
-
-    public func estimate(_ stage: PlannedStage, config c: ClassifierConfiguration, scale: Scale) -> CostEstimate? {
-        let crop = c.crop!
-        let net = ResNet3DConfig.slowFast(depth: c.backbone.depth, pathway: .slow, widthMultiplier: c.width)
-        let perClip = net.forwardMACs(input: [1, 3, c.frames, crop, crop])
-        let videos = Double(scale == .paper ? 9_500 : 100)
-        let macs = perClip * (3 * videos * Double(c.epochs) + videos * 0.3 * Double(c.clips))
-        var e = CostEstimate(macs: macs, cpuSeconds: macs / CostModel.cpuMACsPerSecond(scale), notes: "training 3× forward; test 10 clips on a 30 % split")
-        var classifier = net
-        classifier.numClasses = scale == .paper ? 101 : 8
-        e.steps = (videos / Double(c.batch)).rounded(.down) * Double(c.epochs)
-        e.gradientFloats = Double(classifier.parameterCount); e.batch = c.batch
-        return e
     }
 
     public func run(_ stage: PlannedStage, config c: ClassifierConfiguration, context: StageContext) throws -> StageOutcome {
@@ -332,7 +308,7 @@ public struct ICMExecutor: StageExecutor {
 /// them): kNN and linear probes on pooled res5 features. Settings: `ProbeConfiguration`.
 public struct ProbeExecutor: StageExecutor {
     public let kind = "probe"
-    public let codeVersion = "3"
+    public let codeVersion = "4"
     public var data: DataAccess
 
     public func run(_ stage: PlannedStage, config c: ProbeConfiguration, context: StageContext) throws -> StageOutcome {

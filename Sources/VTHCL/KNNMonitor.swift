@@ -18,14 +18,17 @@ public enum KNNMonitor {
         // Data-parallel, each rank embeds a contiguous part of the videos and the features are
         // gathered in video order, so every rank holds them all as one process would.
         let group = DataParallel.group
-        for i in DataParallel.slice(records.count, shards: group.size, shard: group.rank) {
-            let clip = try builder.testClips(records[i], index: i, clips: 1, crops: 1, frames: config.slowFrames, stride: config.tau).clip
+        var indices = DataParallel.slice(records.count, shards: group.size, shard: group.rank).makeIterator()
+        try BatchedEvaluation.run(next: {
+            guard let i = indices.next() else { return nil }
+            return try builder.testClips(records[i], index: i, clips: 1, crops: 1, frames: config.slowFrames, stride: config.tau).clip
+        }, forward: { batch, _ in
             withoutGradient {
-                let features = model.slow.features(Variable(clip), training: false)
+                let features = model.slow.features(Variable(batch), training: false)
                 head += model.slowHeads[k](features[level - 1]).value.scalars
                 backbone += globalAvgPool(features[3]).value.scalars
             }
-        }
+        })
         if group.size > 1 {
             head = try DataParallel.gather(head, in: group)
             backbone = try DataParallel.gather(backbone, in: group)

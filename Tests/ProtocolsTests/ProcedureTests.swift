@@ -170,3 +170,34 @@ final class ProcedureTests: XCTestCase {
         }
     }
 }
+
+final class BatchedEvaluationTests: XCTestCase {
+    /// Batches keep the items' order, hold at least `batchClips` clips except the last, and
+    /// each item whole.
+    func testBatchesConcatenateItemsInOrder() throws {
+        let items = [1, 3, 2, 1, 4].enumerated().map { i, n in Tensor(shape: [n, 2], scalars: Array(repeating: Float(i), count: 2 * n)) }
+        var next = items.makeIterator()
+        var seen: [[Int]] = [], values: [Float] = []
+        try BatchedEvaluation.run(batchClips: 4, next: { next.next() }, forward: { batch, counts in
+            XCTAssertEqual(batch.shape, [counts.reduce(0, +), 2])
+            seen.append(counts); values += batch.scalars
+        })
+        XCTAssertEqual(seen, [[1, 3], [2, 1, 4]])
+        XCTAssertEqual(values, items.flatMap(\.scalars))
+        var none = [Tensor]().makeIterator()
+        try BatchedEvaluation.run(next: { none.next() }, forward: { _, _ in XCTFail("no items, no batch") })
+    }
+
+    /// What batching relies on: in evaluation mode a clip's features do not depend on the
+    /// other clips of its batch.
+    func testEvaluationFeaturesOfABatchEqualThoseOfEachClip() {
+        let encoder = tinyEncoder(seed: 3)
+        var rng = RandomGenerator(seed: 11)
+        let clips = (0..<5).map { _ in Tensor.randomNormal([1, 3, 4, 16, 16], using: &rng) }
+        let batched = withoutGradient { globalAvgPool(encoder.features(Variable(Tensor.concatenateBatches(clips)), training: false)[3]).value }
+        let single = Tensor.concatenateBatches(clips.map { c in
+            withoutGradient { globalAvgPool(encoder.features(Variable(c), training: false)[3]).value }
+        })
+        assertClose(batched, single, rtol: 1e-5, atol: 1e-6)
+    }
+}
