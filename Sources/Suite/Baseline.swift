@@ -15,6 +15,11 @@ public struct Baseline: Codable, Sendable, Equatable {
         public var tolerance: Double
     }
     public var scale: String
+    /// The numeric platform every result of the baseline was computed on
+    /// (`StageResult.numerics`: CPU, threads, BLAS kernel, ranks), when they share one.
+    /// Results from the same platform must match the baseline exactly; results from another
+    /// round differently and are held to each cell's tolerance instead.
+    public var numerics: String? = nil
     public var cells: [Cell]
 
     public static func load(_ url: URL) throws -> Baseline {
@@ -63,14 +68,29 @@ public struct Baseline: Codable, Sendable, Equatable {
                                   tolerance: tolerance(metric: metric, value: v, learned: learnedTolerance)))
             }
         }
-        return Baseline(scale: scale.rawValue, cells: cells)
+        let platforms = Set(byIdentity.values.map { $0.result.numerics ?? "" })
+        var b = Baseline(scale: scale.rawValue, cells: cells)
+        if platforms.count == 1, let p = platforms.first, !p.isEmpty { b.numerics = p }
+        return b
+    }
+
+    /// Whether `results` come from the baseline's own numeric platform, so that they must
+    /// reproduce it bit for bit.
+    public func isExact(for results: [StageResult]) -> Bool {
+        guard let numerics else { return false }
+        let ids = Set(cells.map(\.identity))
+        let mine = results.filter { ids.contains($0.identity) }
+        return !mine.isEmpty && mine.allSatisfy { $0.numerics == numerics }
     }
 
     /// Every cell outside its tolerance or without a result, naming suite, stage and metric.
+    /// On the baseline's own numeric platform (`isExact`) every tolerance is zero.
     public func violations(results: [StageResult]) -> [String] {
         var byIdentity: [String: StageResult] = [:]
         for r in results { byIdentity[r.identity] = r }
+        let exact = isExact(for: results)
         return cells.compactMap { cell in
+            let tolerance = exact ? 0 : cell.tolerance
             let name = "\(cell.suites.joined(separator: ",")) \(cell.stage) \(cell.metric)"
             guard let r = byIdentity[cell.identity] else {
                 return "\(name): no stored result for stage \(cell.identity.prefix(16)) (not run, or its configuration changed: rerun and write a new baseline)"
@@ -83,8 +103,9 @@ public struct Baseline: Codable, Sendable, Equatable {
                 guard let m = r.metrics[cell.metric] else { return "\(name): no such metric in the result" }
                 v = m
             }
-            guard abs(v - cell.expected) <= cell.tolerance else {
-                return String(format: "%@: %.4f, expected %.4f ± %.4f", name, v, cell.expected, cell.tolerance)
+            guard abs(v - cell.expected) <= tolerance else {
+                return exact ? String(format: "%@: %.6g, expected exactly %.6g (same numeric platform)", name, v, cell.expected)
+                             : String(format: "%@: %.4f, expected %.4f ± %.4f", name, v, cell.expected, tolerance)
             }
             return nil
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Datasets
 
 /// How GPU-hours are estimated from multiply–adds.
 public enum CostModel {
@@ -11,7 +12,37 @@ public enum CostModel {
     /// Effective multiply–adds per second of a whole training stage on the 2-core
     /// development machine (measured: ci-size networks are dominated by small convolutions
     /// and data preparation, ≈ 11 GMAC/s; full-width ones run closer to the SGEMM rate).
-    public static func cpuMACsPerSecond(_ scale: Scale) -> Double { scale == .ci ? 11e9 : 45e9 }
+    public static func cpuMACsPerSecond(_ scale: Scale) -> Double { scale == .ci || scale == .small ? 11e9 : 45e9 }
+
+    /// Seconds of a stage on this machine: training and evaluation multiply–adds at their
+    /// own measured rates, plus a fixed cost a stage (building networks, loading splits,
+    /// opening the clip cache, writing checkpoints). Fitted to the stage wall times of a
+    /// `bench all --scale ci` run (`benchmarks/plan_calibration.py`, `benchmarks/RESULTS.md`).
+    public static func cpuSeconds(trainMACs: Double, evalMACs: Double, scale: Scale) -> Double {
+        let small = scale == .ci || scale == .small
+        let train = small ? ciTrainMACsPerSecond : 45e9, eval = small ? ciEvalMACsPerSecond : 45e9
+        return trainMACs / train + evalMACs / eval + stageOverheadSeconds
+    }
+    /// Seconds to generate a synthetic scale's datasets and decode them into the clip cache
+    /// (what a fresh `bench all` does first): a cost per frame written, encoded and decoded
+    /// once, fitted like the rates below.
+    public static func dataSeconds(_ c: SyntheticConfig) -> Double {
+        func frames(_ r: SyntheticConfig.Recognition, videos: Int) -> Double {
+            Double(videos) * r.fps * (r.seconds.lowerBound + r.seconds.upperBound) / 2
+        }
+        let k = c.kinetics, u = c.ucf, h = c.hmdb
+        var total = frames(k, videos: k.classes * (k.perClass + k.extra))
+        total += frames(u, videos: u.classes * (u.perClass + u.heldOut) * max(1, u.extra))
+        total += frames(h, videos: h.classes * (h.perClass + h.heldOut))
+        total += Double((c.avaTrainVideos + c.avaTestVideos) * (c.avaKeyframes + 3) * 30)
+        total += Double(c.epicParticipants * c.epicVideosPerParticipant) * c.epicSeconds * c.epicFPS
+        let pixels = Double(c.width * c.height) / (64 * 48)
+        return total * pixels * dataSecondsPerFrame
+    }
+    public static let dataSecondsPerFrame = 1e-4
+    public static let ciTrainMACsPerSecond = 11e9
+    public static let ciEvalMACsPerSecond = 11e9
+    public static let stageOverheadSeconds = 1.0
 
     // MARK: Data parallelism
 

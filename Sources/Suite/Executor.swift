@@ -32,6 +32,9 @@ public struct CostEstimate: Sendable {
     public var gradientFloats: Double? = nil
     /// The global batch of a training step.
     public var batch: Int? = nil
+    /// The multiply–adds of training passes (3× forward) and of forward-only evaluation.
+    public var trainMACs: Double? = nil
+    public var evalMACs: Double? = nil
     public init(macs: Double, cpuSeconds: Double?, notes: String) { self.macs = macs; self.cpuSeconds = cpuSeconds; self.notes = notes }
 }
 

@@ -59,6 +59,51 @@ public struct PlanDescription {
         return out + "\n"
     }
 
+    /// Every suite of a scale at once (`bench plan all`): each distinct stage once (suites
+    /// share stages), its state and estimate, then the whole scale's pending cost — what
+    /// `bench all` would run — with the synthetic data it would generate and decode first.
+    public func describeAll(_ plans: [Plan], dataSeconds: Double?) throws -> String {
+        guard let scale = plans.first?.scale else { return "no suites\n" }
+        var seen = Set<String>(), out = "", pending = 0.0, cached = 0, count = 0, unknown: [String] = []
+        for plan in plans {
+            var suiteSeconds = 0.0, fresh = 0
+            for stage in plan.stages where seen.insert(stage.identity).inserted {
+                count += 1; fresh += 1
+                if try store.result(stage.identity) != nil { cached += 1; continue }
+                if let c = try estimate(stage, scale: scale)?.cpuSeconds { suiteSeconds += c } else { unknown.append(stage.key) }
+            }
+            pending += suiteSeconds
+            out += "  \(plan.suite.name): \(plan.stages.count) stages, \(fresh) not in an earlier suite, pending ≈ \(ProgressSink.duration(suiteSeconds))\n"
+        }
+        var head = "every suite at scale \(scale.rawValue): \(count) distinct stages, \(cached) cached\n"
+        head += out
+        var total = "pending stages ≈ \(ProgressSink.duration(pending)) on this machine"
+        if let dataSeconds { total += "; generating and decoding the synthetic data ≈ \(ProgressSink.duration(dataSeconds)); in all ≈ \(ProgressSink.duration(pending + dataSeconds))" }
+        if !unknown.isEmpty { total += " (not estimated: \(unknown.joined(separator: ", ")))" }
+        return head + total + "\n"
+    }
+
+    /// Every distinct stage of a scale as JSON lines: key, kind, identity, whether it is cached,
+    /// its training and evaluation multiply–adds and estimated seconds; with the stored wall
+    /// time of a cached one (what `benchmarks/plan_calibration.py` fits the rates to).
+    public func jsonLines(_ plans: [Plan]) throws -> String {
+        guard let scale = plans.first?.scale else { return "" }
+        var seen = Set<String>(), out = ""
+        for plan in plans {
+            for stage in plan.stages where seen.insert(stage.identity).inserted {
+                var row: [String: Any] = ["suite": plan.suite.name, "key": stage.key, "kind": stage.kind, "identity": stage.identity]
+                if let e = try estimate(stage, scale: scale) {
+                    row["train_macs"] = e.trainMACs ?? e.macs; row["eval_macs"] = e.evalMACs ?? 0
+                    if let c = e.cpuSeconds { row["estimated_seconds"] = c }
+                }
+                if let r = try store.result(stage.identity) { row["wall_seconds"] = r.wallSeconds }
+                let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
+                out += String(decoding: data, as: UTF8.self) + "\n"
+            }
+        }
+        return out
+    }
+
     /// A stage's resolved configuration, one setting a line, with where each value came from.
     public func explain(_ stage: PlannedStage, schema: ConfigurationSchema?) -> String {
         var out = "\(stage.key)  kind \(stage.kind)  identity \(stage.shortIdentity)\n"

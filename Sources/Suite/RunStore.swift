@@ -38,6 +38,10 @@ public struct StageResult: Codable, Sendable, Equatable {
     /// Items left out, by reason → names (see `StageOutcome.skipped`); empty in results
     /// stored before it was recorded, whose `counts` still say how many.
     @EmptyIfAbsent public var skipped: [String: [String]] = [:]
+    /// What decides the order of floating-point summation, and so the exact bits of every
+    /// metric (`Runner.numericPlatform`): CPU, thread count, BLAS kernel, rank count. Equal
+    /// values reproduce a stage bit for bit; absent in results stored before it was recorded.
+    public var numerics: String? = nil
 }
 
 /// A dictionary that decodes as empty when its key is absent (fields added to stored files).

@@ -1,5 +1,6 @@
 import Foundation
 import Networks
+import Tensors
 
 /// Errors of a suite run.
 public struct StageFailure: Error, CustomStringConvertible {
@@ -23,11 +24,26 @@ public struct Runner {
         self.store = store; self.executors = executors; self.progress = progress; self.jobs = max(1, jobs); self.machine = machine
     }
 
-    public static func machineDescription() -> String {
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
-            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+    /// The CPU's model name (`/proc/cpuinfo`; "unknown CPU" where there is none to read).
+    public static func cpuModel() -> String {
+        let info: String
+        do { info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) } catch { return "unknown CPU" }
+        return info.split(separator: "\n").first { $0.hasPrefix("model name") }?
             .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+    }
+
+    public static func machineDescription() -> String {
+        let cpu = cpuModel()
         return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"
+    }
+
+    /// What fixes the order in which this process sums: the CPU model, the thread count of
+    /// the kernels, the OpenBLAS kernel and the data-parallel rank count. Two runs with the
+    /// same value (and the same build) reproduce a stage bit for bit; another value rounds
+    /// differently, and in small high-learning-rate runs that grows to seed-sized changes
+    /// (`docs/statistics.md`, "Rounding").
+    public static func numericPlatform() -> String {
+        "\(cpuModel()); \(Parallel.threadCount) threads; OpenBLAS kernel \(BLAS.coreName); \(DataParallel.group.size) rank(s)"
     }
 
     /// Runs every stage of `plan` not yet finished. Returns the results of all stages.
@@ -143,6 +159,7 @@ public struct Runner {
                                  startedAt: iso.string(from: started), finishedAt: iso.string(from: Date()),
                                  scale: plan.scale.rawValue, machine: machine, perItem: outcome.perItem)
         if DataParallel.group.size > 1 { result.ranks = DataParallel.group.size }
+        result.numerics = Self.numericPlatform()
         result.slurm = SlurmProvenance.current()
         result.skipped = outcome.skipped
         return result

@@ -89,6 +89,19 @@ public struct SuiteEnvironment {
         try PlanDescription(store: store, executors: executors).describe(plan, ranks: ranks, linkGbits: linkGbits)
     }
 
+    /// Every suite at a scale, each distinct stage once, with the whole scale's cost (or, with
+    /// `json`, a JSON line a stage: `PlanDescription.jsonLines`).
+    public func describeAllPlans(scale: Scale, json: Bool = false) throws -> String {
+        let plans = try allSuites().map { try plan($0, scale: scale) }
+        if json { return try PlanDescription(store: store, executors: executors).jsonLines(plans) }
+        var dataSeconds: Double? = nil
+        let identifier = DatasetIdentifier(manifest: manifest, scale: scale)
+        if let synthetic = SyntheticScale(rawValue: scale.rawValue), plans.contains(where: { !identifier.missingData($0).isEmpty }) {
+            dataSeconds = CostModel.dataSeconds(SyntheticConfig.preset(synthetic))
+        }
+        return try PlanDescription(store: store, executors: executors).describeAll(plans, dataSeconds: dataSeconds)
+    }
+
     /// At the paper scale nothing starts: the cost is printed instead.
     public func refuseUnaffordable(scale: Scale) throws {
         guard scale == .paper else { return }

@@ -328,4 +328,39 @@ final class SuiteTests: XCTestCase {
         counted.cells[countCell].expected += 1
         XCTAssertEqual(counted.violations(results: results).count, 1)
     }
+
+    func testBaselineIsExactOnItsOwnNumericPlatformOnly() throws {
+        let suite = try SuiteSpec.load(write(suiteText))
+        let (reg, _, _) = registry()
+        let plan = try Planner(executors: reg, datasetIdentity: { _ in "d" }).plan(suite, scale: .ci)
+        let results = Array(try Runner(store: RunStore(root: dir.appendingPathComponent("runs")), executors: reg,
+                                       progress: ProgressSink(quiet: true)).run(plan).values)
+        // Every result records the platform that fixed its rounding.
+        XCTAssertTrue(results.allSatisfy { $0.numerics == Runner.numericPlatform() })
+        XCTAssertTrue(Runner.numericPlatform().contains("threads; OpenBLAS kernel"))
+        let pairs = plan.stages.map { s in (s, results.first { r in r.identity == s.identity }!) }
+        var baseline = Baseline.from(stages: pairs, scale: .ci, learnedTolerance: 0.25)
+        XCTAssertEqual(baseline.numerics, Runner.numericPlatform())
+        XCTAssertTrue(baseline.isExact(for: results))
+        // A learned metric off by 1e-6: inside the 0.25 tolerance, but not exact.
+        let cell = baseline.cells.firstIndex { $0.metric == "acc" }!
+        baseline.cells[cell].expected += 1e-6
+        let v = baseline.violations(results: results)
+        XCTAssertEqual(v.count, 1)
+        XCTAssertTrue(v[0].contains("exactly"), v[0])
+        // The same results computed on another platform are held to the tolerance.
+        let elsewhere = results.map { r -> StageResult in var r = r; r.numerics = "other CPU; 1 threads; OpenBLAS kernel Zen; 1 rank(s)"; return r }
+        XCTAssertFalse(baseline.isExact(for: elsewhere))
+        XCTAssertEqual(baseline.violations(results: elsewhere), [])
+        baseline.cells[cell].expected += 0.3
+        XCTAssertEqual(baseline.violations(results: elsewhere).count, 1)
+        // Results stored before the platform was recorded are never exact.
+        let unrecorded = results.map { r -> StageResult in var r = r; r.numerics = nil; return r }
+        XCTAssertFalse(baseline.isExact(for: unrecorded))
+        // A baseline written before the field existed decodes without one.
+        let url = dir.appendingPathComponent("old.json")
+        var old = baseline; old.numerics = nil
+        try old.write(to: url)
+        XCTAssertNil(try Baseline.load(url).numerics)
+    }
 }
