@@ -9,6 +9,7 @@ public struct PretrainSample: Sendable {
     public var index: Int
     public var slow: Tensor
     public var fast: Tensor
+    public init(index: Int, slow: Tensor, fast: Tensor) { self.index = index; self.slow = slow; self.fast = fast }
 }
 
 /// A labelled clip `[3, T, S, S]` (or test clips `[clips, 3, T, S, S]`).

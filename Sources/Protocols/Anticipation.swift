@@ -66,12 +66,17 @@ public enum Anticipation {
         // Data-parallel, each rank scores a contiguous part of the segments; the scores are
         // gathered in segment order, so every rank holds them all as one process would.
         let group = DataParallel.group
-        for (record, segment) in testItems[DataParallel.slice(testItems.count, shards: group.size, shard: group.rank)] {
+        var mine = testItems[DataParallel.slice(testItems.count, shards: group.size, shard: group.rank)].makeIterator()
+        try BatchedEvaluation.run(next: {
+            guard let (record, segment) = mine.next() else { return nil }
             let c = try testBuilder.epicClip(record, segment: segment, frames: frames, observe: settings.observe,
                                              anticipate: settings.anticipate, rng: nil)
-            let (a, b) = withoutGradient { model(Variable(Tensor.stack([c.clip])), training: false, rng: &evalRNG) }
-            vs += a.value.scalars; ns += b.value.scalars; vl.append(min(c.verb, verbs - 1)); nl.append(min(c.noun, nouns - 1))
-        }
+            vl.append(min(c.verb, verbs - 1)); nl.append(min(c.noun, nouns - 1))
+            return Tensor.stack([c.clip])
+        }, forward: { batch, _ in
+            let (a, b) = withoutGradient { model(Variable(batch), training: false, rng: &evalRNG) }
+            vs += a.value.scalars; ns += b.value.scalars
+        })
         if group.size > 1 {
             vs = try DataParallel.gather(vs, in: group); ns = try DataParallel.gather(ns, in: group)
             vl = try DataParallel.gather(vl.map(Float.init), in: group).map { Int($0) }

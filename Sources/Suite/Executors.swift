@@ -81,6 +81,7 @@ public struct PretrainExecutor: StageExecutor {
         var settings = Pretraining.Settings(config: config, schedule: schedule, crop: crop, augment: augmentation(p.augment, crop: crop))
         settings.knnEvery = p.knnEvery
         settings.workers = p.workers
+        settings.pairing = p.pairing
         let r = try Pretraining.run(train: d.train.records, test: d.test.records, classes: classCount(d.train), provider: d.provider,
                                     settings: settings, seed: UInt64(p.seed), directory: context.workDirectory,
                                     metadata: ["dataset": d.name], progress: context.forward(stage),
@@ -216,7 +217,7 @@ public struct DetectExecutor: StageExecutor {
 public struct AnticipateExecutor: StageExecutor {
     public let kind = "anticipate"
     public let dataParallel = true
-    public let codeVersion = "2"
+    public let codeVersion = "3"
     public var data: DataAccess
 
     public func run(_ stage: PlannedStage, config c: AnticipateConfiguration, context: StageContext) throws -> StageOutcome {

@@ -23,6 +23,7 @@ public enum PresetName: String, SettingEnum { case ci, mini, paper }
 public enum AugmentName: String, SettingEnum { case standard, light, none }
 
 extension ProjectionKind: SettingEnum {}
+extension ClipPairing: SettingEnum {}
 
 /// Settings every stage that trains or embeds an encoder declares (`stage.seed` reads `seed`).
 let minimumCrop: Double = 32
@@ -45,6 +46,8 @@ public struct PretrainConfiguration: StageConfiguration {
     @Setting("projection heads") public var projection = ProjectionKind.mlp
     @Setting("softmax temperature of the contrastive loss", .positive) public var temperature = 0.07
     @Setting("training augmentation") public var augment = AugmentName.standard
+    @Setting("slow/fast pairing: instance (one video at two tempi, VTHCL) or shuffled (the fast clip from another video, redrawn each epoch: the negative control)")
+    public var pairing = ClipPairing.instance
     @Setting("epochs between kNN monitors (0: only after the last)", .range(min: 0, max: nil)) public var knnEvery = 1
     @Setting("square crop side in pixels (default: the preset's)", .range(min: minimumCrop, max: nil)) public var crop: Int? = nil
     @Setting("threads preparing batches", .range(min: 1, max: 64)) public var workers = 1

@@ -2,6 +2,16 @@ import Datasets
 import Foundation
 import Tensors
 
+/// Which clip a slow clip is paired with.
+public enum ClipPairing: String, Sendable, Codable, CaseIterable {
+    /// The same video's fast clip (VTHCL: two tempi of one instance).
+    case instance
+    /// The fast clip of another video, by a derangement redrawn every epoch (stream
+    /// `pretrain.pairing`): a negative control with the same data, compute and loss whose
+    /// positives share nothing, so any downstream gain it shows is not from tempo consistency.
+    case shuffled
+}
+
 /// Pretraining batches from a dataset split: per epoch a permutation of the videos (from
 /// (seed, epoch)), each video giving a slow/fast pair from one 64-frame window with the same
 /// crop and colour draws (`SampleBuilder.pretrainPair`). Items are prepared on worker threads
@@ -13,12 +23,14 @@ public struct DatasetPairs: PretrainBatchSource {
     public let batchSize: Int
     public let window: Int, tau: Int, alpha: Int
     public let workers: Int
+    public let pairing: ClipPairing
 
     public init(records: [VideoRecord], builder: SampleBuilder, batchSize: Int, window: Int = 64, tau: Int = 8,
-                alpha: Int = 2, workers: Int = 1) {
+                alpha: Int = 2, workers: Int = 1, pairing: ClipPairing = .instance) {
         precondition(records.count >= batchSize, "\(records.count) videos cannot fill a batch of \(batchSize)")
+        precondition(pairing == .instance || records.count >= 2, "shuffled pairing needs at least two videos")
         self.records = records; self.builder = builder; self.batchSize = batchSize
-        self.window = window; self.tau = tau; self.alpha = alpha; self.workers = workers
+        self.window = window; self.tau = tau; self.alpha = alpha; self.workers = workers; self.pairing = pairing
     }
 
     public var instanceCount: Int { records.count }
@@ -30,9 +42,25 @@ public struct DatasetPairs: PretrainBatchSource {
         return rng.permutation(records.count)
     }
 
+    /// The epoch's partner of every instance under shuffled pairing: a uniformly drawn
+    /// cyclic permutation (Sattolo's algorithm), so no video is its own partner.
+    func partners(seed: UInt64, epoch: Int) -> [Int] {
+        var rng = SeedStream(seed, "pretrain.pairing").generator(epoch)
+        var p = Array(0..<records.count)
+        for i in stride(from: p.count - 1, to: 0, by: -1) { p.swapAt(i, rng.nextInt(below: i)) }
+        return p
+    }
+
     func sample(seed: UInt64, epoch: Int, instance: Int) throws -> PretrainSample {
         let rng = RandomGeneratorBox.forItem(SeedStream(seed, "pretrain.item"), epoch: epoch, index: instance)
-        return try builder.pretrainPair(records[instance], index: instance, window: window, tau: tau, alpha: alpha, rng: rng)
+        let own = try builder.pretrainPair(records[instance], index: instance, window: window, tau: tau, alpha: alpha, rng: rng)
+        guard pairing == .shuffled else { return own }
+        // The slow clip stays the instance's (its bank row and label); the fast clip is the
+        // partner's, drawn as the partner's own pair would be.
+        let partner = partners(seed: seed, epoch: epoch)[instance]
+        let other = try builder.pretrainPair(records[partner], index: partner, window: window, tau: tau, alpha: alpha,
+                                             rng: RandomGeneratorBox.forItem(SeedStream(seed, "pretrain.partner"), epoch: epoch, index: partner))
+        return PretrainSample(index: instance, slow: own.slow, fast: other.fast)
     }
 
     static func assemble(_ samples: [PretrainSample], labels: [Int]) -> PretrainBatch {

@@ -35,6 +35,7 @@ public enum Pretraining {
         public var augment: AugmentConfig
         public var knnEvery = 1
         public var workers = 1
+        public var pairing = ClipPairing.instance
         public init(config: VTHCLConfig, schedule: PretrainSchedule, crop: Int, augment: AugmentConfig? = nil) {
             self.config = config; self.schedule = schedule; self.crop = crop; self.augment = augment ?? AugmentConfig(size: crop)
         }
@@ -63,7 +64,7 @@ public enum Pretraining {
         augment.size = crop
         let source = DatasetPairs(records: train, builder: SampleBuilder(provider: provider, augment: augment),
                                   batchSize: schedule.batchSize, window: config.slowFrames * config.tau, tau: config.tau,
-                                  alpha: config.alpha, workers: settings.workers)
+                                  alpha: config.alpha, workers: settings.workers, pairing: settings.pairing)
         let checkpoint = directory.appendingPathComponent("checkpoint.safetensors")
         let logURL = directory.appendingPathComponent("epochs.json")
         let trainer = try Pretrainer(config: config, schedule: schedule, instances: train.count, seed: seed, checkpointURL: checkpoint)

@@ -51,6 +51,31 @@ final class PretrainingProcedureTests: XCTestCase {
         XCTAssertEqual(again.log.values.count, 3, "the epochs before the interruption stay in the log")
     }
 
+    /// The negative control's pairing: every epoch a derangement (no video is its own
+    /// partner), redrawn per epoch and fixed by the seed; a sample keeps its own slow clip and
+    /// index and takes its partner's fast clip, exactly as the partner's own pair draws it.
+    func testShuffledPairingTakesTheFastClipOfAnotherVideo() throws {
+        let (train, frames) = InMemoryVideos.labelled(classes: 2, perClass: 4, prefix: "train")
+        let builder = SampleBuilder(provider: FrameProvider(spec: DecodeSpec(shortSide: nil), frames: frames),
+                                    augment: AugmentConfig(size: 16))
+        let plain = DatasetPairs(records: train, builder: builder, batchSize: 4, window: 16, tau: 4, alpha: 2)
+        let shuffled = DatasetPairs(records: train, builder: builder, batchSize: 4, window: 16, tau: 4, alpha: 2, pairing: .shuffled)
+        let p0 = shuffled.partners(seed: 3, epoch: 0), p1 = shuffled.partners(seed: 3, epoch: 1)
+        XCTAssertEqual(p0.sorted(), Array(0..<train.count))
+        XCTAssertTrue(p0.enumerated().allSatisfy { $0.offset != $0.element }, "\(p0)")
+        XCTAssertNotEqual(p0, p1)
+        XCTAssertEqual(p0, shuffled.partners(seed: 3, epoch: 0))
+        for i in 0..<train.count {
+            let s = try shuffled.sample(seed: 3, epoch: 0, instance: i), own = try plain.sample(seed: 3, epoch: 0, instance: i)
+            XCTAssertEqual(s.index, i)
+            XCTAssertEqual(s.slow.scalars, own.slow.scalars)
+            XCTAssertNotEqual(s.fast.scalars, own.fast.scalars)
+            let partner = try builder.pretrainPair(train[p0[i]], index: p0[i], window: 16, tau: 4, alpha: 2,
+                                                   rng: RandomGeneratorBox.forItem(SeedStream(3, "pretrain.partner"), epoch: 0, index: p0[i]))
+            XCTAssertEqual(s.fast.scalars, partner.fast.scalars)
+        }
+    }
+
     /// The epoch log of a run interrupted within an epoch (after a mid-epoch checkpoint) or
     /// at the epoch's end (in its kNN monitor, between the last step and the checkpoint)
     /// equals the uninterrupted run's: resumed epochs average all their steps, and no epoch
