@@ -145,6 +145,7 @@ public struct Runner {
         if DataParallel.group.size > 1 { result.ranks = DataParallel.group.size }
         result.slurm = SlurmProvenance.current()
         result.skipped = outcome.skipped
+        result.resampling = outcome.resampling
         return result
     }
 
