@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Media"]),
         .testTarget(name: "VTHCLTests", dependencies: ["VTHCL", "Distributed", "Networks", "Tensors", "Datasets", "Media", "Protocols"]),
         .testTarget(name: "ProtocolsTests", dependencies: ["Protocols", "Distributed", "Networks", "Tensors", "Datasets", "Media"], exclude: ["Fixtures"]),
-        .testTarget(name: "SuiteTests", dependencies: ["Suite", "Media"]),
+        .testTarget(name: "SuiteTests", dependencies: ["Suite", "Media", "Protocols"]),
         .testTarget(name: "BenchTests", dependencies: ["bench", "Datasets"]),
     ]
 )

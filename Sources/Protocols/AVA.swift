@@ -116,12 +116,15 @@ public enum AVAError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedLine(file: String, line: Int, reason: String)
     /// No evaluated class has any ground-truth box, so the mean AP is undefined.
     case noGroundTruth(detail: String)
+    /// An evaluated row belongs to a video outside the listed test videos.
+    case unlistedVideo(videoID: String)
 
     public var description: String {
         switch self {
         case let .unreadable(file, reason): return "\(file): cannot read: \(reason)"
         case let .malformedLine(file, line, reason): return "\(file):\(line): \(reason)"
         case let .noGroundTruth(detail): return "AVA evaluation: no evaluated class has ground truth (\(detail))"
+        case let .unlistedVideo(videoID): return "AVA evaluation: video \(videoID) has evaluated rows but is not one of the listed test videos"
         }
     }
 }

@@ -123,7 +123,9 @@ public enum AVADetection {
                 p += classIDs.count
             }
         }
-        let result = try AVAFrameMAP.evaluate(groundTruth: groundTruth, detections: detections, classes: Set(classIDs), excluded: excluded)
+        // The test videos are the bootstrap's units (`AVAFrameMAPUnits`), in test order.
+        let result = try AVAFrameMAP.evaluate(groundTruth: groundTruth, detections: detections, classes: Set(classIDs), excluded: excluded,
+                                              videos: test.map(\.id))
         return Result(frameMAP: result, trainKeyframes: items.count, testKeyframes: test.reduce(0) { $0 + $1.keyframes.count },
                       detections: detections.count)
     }

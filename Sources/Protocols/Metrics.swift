@@ -162,12 +162,17 @@ public enum RecognitionMetrics {
 // MARK: Epic-Kitchens anticipation
 
 /// Epic-Kitchens-55 action anticipation accuracy: the verb (125 classes) and noun (352
-/// classes) heads scored separately, top-1 and top-5 each.
+/// classes) heads scored separately, top-1 and top-5 each, and the class-mean top-5 recall
+/// of each head (`ClassRecallItems`).
 public struct EpicAnticipationAccuracy: Equatable, Sendable {
     public let verbTop1: TopKAccuracy
     public let verbTop5: TopKAccuracy
     public let nounTop1: TopKAccuracy
     public let nounTop5: TopKAccuracy
+    /// Per segment, its verb (noun) label and whether it was within the top 5: the class-mean
+    /// top-5 recall's items.
+    public let verbRecall5: ClassRecallItems
+    public let nounRecall5: ClassRecallItems
 
     /// `verbScores` [B, verbs] and `nounScores` [B, nouns] of the same B segments.
     public init(verbScores: Tensor, verbLabels: [Int], nounScores: Tensor, nounLabels: [Int]) throws {
@@ -178,5 +183,69 @@ public struct EpicAnticipationAccuracy: Equatable, Sendable {
         verbTop5 = try topKAccuracy(scores: verbScores, labels: verbLabels, k: 5)
         nounTop1 = try topKAccuracy(scores: nounScores, labels: nounLabels, k: 1)
         nounTop5 = try topKAccuracy(scores: nounScores, labels: nounLabels, k: 5)
+        verbRecall5 = try ClassRecallItems(labels: verbLabels, hits: verbTop5.hits)
+        nounRecall5 = try ClassRecallItems(labels: nounLabels, hits: nounTop5.hits)
+    }
+}
+
+// MARK: Class-mean recall
+
+/// The items of a class-mean recall: per test item (in test order) its label and whether it
+/// was predicted (the label within the top k). Stored with a stage's result, so a bootstrap
+/// over items can recompute the recall on a resample (`docs/statistics.md`).
+///
+/// With item weights w_i (how often a resample drew item i; all 1 for the test set itself)
+/// and C the classes with Σ_{label_i = c} w_i > 0,
+///
+///     R = (1 / |C|) Σ_{c ∈ C} (Σ_{i: label_i = c} w_i · hit_i) / (Σ_{i: label_i = c} w_i),
+///
+/// summed over classes in ascending label order. A class absent from a resample drops out of
+/// its mean, as a class absent from a test set would. Unlike accuracy, R weights every class
+/// equally however rare, so it is not a mean of per-item values and must be recomputed.
+public struct ClassRecallItems: Codable, Equatable, Sendable {
+    /// Class labels (≥ 0), one per item.
+    public let labels: [Int]
+    /// Whether each item was predicted, one per item.
+    public let hits: [Bool]
+
+    /// Throws when the two lists differ in length, are empty, or a label is negative.
+    public init(labels: [Int], hits: [Bool]) throws {
+        guard labels.count == hits.count else { throw MetricError.shapeMismatch("\(labels.count) labels for \(hits.count) hits") }
+        guard !labels.isEmpty else { throw MetricError.empty("items for a class-mean recall") }
+        if let bad = labels.firstIndex(where: { $0 < 0 }) {
+            throw MetricError.shapeMismatch("label \(labels[bad]) of item \(bad) is negative")
+        }
+        self.labels = labels; self.hits = hits
+    }
+
+    enum CodingKeys: String, CodingKey { case labels, hits }
+
+    /// Decodes and checks the lists as `init(labels:hits:)` does; a failure names the key.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let labels = try c.decode([Int].self, forKey: .labels), hits = try c.decode([Bool].self, forKey: .hits)
+        do { try self.init(labels: labels, hits: hits) } catch {
+            throw DecodingError.dataCorruptedError(forKey: .labels, in: c, debugDescription: "\(error)")
+        }
+    }
+
+    public var count: Int { labels.count }
+
+    /// R over the whole test set (every weight 1).
+    public var classMeanRecall: Double { classMeanRecall(weights: [Int](repeating: 1, count: count))! }
+
+    /// R with item weights (`weights.count == count`; a resample's draw counts); nil when
+    /// every weight is 0.
+    public func classMeanRecall(weights: [Int]) -> Double? {
+        precondition(weights.count == labels.count, "one weight per item")
+        var drawn: [Int: Int] = [:], hit: [Int: Int] = [:]
+        for (i, w) in weights.enumerated() where w > 0 {
+            drawn[labels[i], default: 0] += w
+            if hits[i] { hit[labels[i], default: 0] += w }
+        }
+        guard !drawn.isEmpty else { return nil }
+        let classes = drawn.keys.sorted()
+        let sum = classes.reduce(0.0) { $0 + Double(hit[$1] ?? 0) / Double(drawn[$1]!) }
+        return sum / Double(classes.count)
     }
 }

@@ -7,12 +7,25 @@ struct MetricRun {
     /// Values of the axes runs are paired on (besides the seed).
     var key: [String: String]
     var value: Double
-    /// Per-test-item values whose mean is `value` (nil when the stage stored none).
-    var items: [Double]?
-    /// The test set the items come from (runs on one test set are resampled together).
-    var testSet: String
+    /// What the test-set bootstrap resamples for this run (nil when the stage stored nothing
+    /// for the metric): its per-item values when `value` is their mean (`perItem`), else
+    /// the data to recompute it from (`resampling`: a class-mean recall's items, frame mAP's
+    /// per-video outcome). Samples of one test set are resampled together.
+    var sample: Statistics.ItemSample?
+    var hasItems: Bool { sample != nil }
+}
 
-    var sample: Statistics.ItemSample? { items.map { Statistics.ItemSample(items: $0, testSet: testSet) } }
+extension StageResult {
+    /// The bootstrap sample of `metric`: `perItem` values when stored (non-empty), else its
+    /// `resampling` data, else nil. Test set: the stage's dataset, or `identity` without one.
+    func sample(_ metric: String, identity: String) -> Statistics.ItemSample? {
+        let testSet = dataset ?? identity
+        if let items = perItem[metric], !items.isEmpty { return Statistics.ItemSample(items: items, testSet: testSet) }
+        guard let r = resampling[metric] else { return nil }
+        if let items = r.classMeanRecall { return Statistics.ItemSample(.classMeanRecall(items), testSet: testSet) }
+        if let units = r.frameMAP { return Statistics.ItemSample(.frameMAP(units), testSet: testSet) }
+        return nil
+    }
 }
 
 extension Plan {
@@ -30,9 +43,8 @@ extension Plan {
         for cell in cells where inCell(cell) {
             guard let stage = instance(of: metric.stage, for: cell), seen.insert(stage.identity).inserted,
                   let r = results[stage.identity], let v = r.metrics[metric.metric] else { continue }
-            let items = r.perItem[metric.metric].flatMap { $0.isEmpty ? nil : $0 }
             out.append(MetricRun(identity: stage.identity, seed: r.seed, key: stage.axes.filter { pairAxes.contains($0.key) },
-                                 value: v, items: items, testSet: r.dataset ?? stage.identity))
+                                 value: v, sample: r.sample(metric.metric, identity: stage.identity)))
         }
         return out
     }
@@ -51,9 +63,12 @@ public struct ClaimJudge {
         /// Means of the paired runs of each side.
         public var meanBetter: Double
         public var meanThan: Double
-        /// Whether each side's test-set uncertainty entered (every paired run had per-item values).
+        /// Whether each side's test-set uncertainty entered (every paired run had per-item
+        /// values or resampling data).
         public var itemsBetter: Bool
         public var itemsThan: Bool
+        /// What the bootstrap resampled: "items", "videos" (frame mAP), or nil when nothing was.
+        public var resampledUnit: String?
         /// Runs with no partner on the other side (left out).
         public var unpaired: Int
     }
@@ -89,10 +104,13 @@ public struct ClaimJudge {
         }
         let d = differences({ a[$0].value }, { b[$0].value })
 
-        // The test-set part: resample test items (jointly for runs on one test set) and
-        // recompute the mean difference; a side without per-item values for every run stays fixed.
-        let itemsA = pairedA.allSatisfy { a[$0].items != nil }, itemsB = pairedB.allSatisfy { b[$0].items != nil }
+        // The test-set part: resample the test set's units (jointly for runs on one test set),
+        // recompute every run's metric on the draw (a mean of per-item values, or the mAP or
+        // class-mean recall recomputed) and from those the mean difference; a side without
+        // resampling data for every run stays fixed. v_items is the variance of the replicates.
+        let itemsA = pairedA.allSatisfy { a[$0].hasItems }, itemsB = pairedB.allSatisfy { b[$0].hasItems }
         var itemVariance: Double? = nil
+        var resampledUnit: String? = nil
         if itemsA || itemsB {
             var samples: [Statistics.ItemSample] = []
             var slotA: [Int: Int] = [:], slotB: [Int: Int] = [:]
@@ -102,14 +120,19 @@ public struct ClaimJudge {
                 Statistics.mean(differences({ slotA[$0].map { means[$0] } ?? a[$0].value },
                                             { slotB[$0].map { means[$0] } ?? b[$0].value }))
             }
-            itemVariance = Statistics.variance(reps)
+            if !reps.isEmpty {
+                itemVariance = Statistics.variance(reps)
+                let units = Set(samples.map(\.unit))
+                resampledUnit = units.count == 1 ? units.first! : "items"
+            }
         }
         let pairedIdentities = Set(pairedA.map { a[$0].identity } + pairedB.map { b[$0].identity })
         let unpaired = Set(a.map(\.identity) + b.map(\.identity)).subtracting(pairedIdentities).count
         return Evaluation(comparison: Statistics.pairedComparison(differences: d, itemVariance: itemVariance),
                           meanBetter: Statistics.mean(pairedA.map { a[$0].value }),
                           meanThan: Statistics.mean(pairedB.map { b[$0].value }),
-                          itemsBetter: itemsA, itemsThan: itemsB, unpaired: unpaired)
+                          itemsBetter: itemsA && itemVariance != nil, itemsThan: itemsB && itemVariance != nil,
+                          resampledUnit: resampledUnit, unpaired: unpaired)
     }
 
     /// One line of the index: the claim, its verdict, n, the difference and its interval.
@@ -129,7 +152,8 @@ public struct ClaimJudge {
         let unit = percent ? " points" : ""
         var text = "\(claim.text): **\(c.verdict.rawValue)** (n = \(c.n); Δ = \(f(c.difference))\(unit)"
         if let i = c.interval {
-            let over = c.n >= 2 ? (e.itemsBetter || e.itemsThan ? "over seeds and test items" : "over seeds") : "over test items"
+            let unit = "test " + (e.resampledUnit ?? "items")
+            let over = c.n >= 2 ? (e.itemsBetter || e.itemsThan ? "over seeds and \(unit)" : "over seeds") : "over \(unit)"
             text += ", \(Int(Statistics.confidence * 100)) % CI [\(f(i.lower)), \(f(i.upper))] \(over)"
         } else {
             text += ", no interval: one seed and no per-item results"

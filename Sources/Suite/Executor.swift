@@ -12,10 +12,15 @@ public struct StageOutcome: Sendable {
     /// Items left out, by reason (`undecodable: truncated`, …) → their names (file paths
     /// relative to the dataset root), sorted; the report lists them.
     public var skipped: [String: [String]]
+    /// Per metric that is not a mean of per-item values, what a bootstrap over the test set
+    /// needs to recompute it (`ResamplingData`): mAP's matching outcome per test video, a
+    /// class-mean recall's (label, hit) pairs. Its value on the whole test set equals the metric.
+    public var resampling: [String: ResamplingData]
     public init(metrics: [String: Double], artifacts: [String: String] = [:], counts: [String: Int] = [:],
-                checkpointHash: String? = nil, perItem: [String: [Double]] = [:], skipped: [String: [String]] = [:]) {
+                checkpointHash: String? = nil, perItem: [String: [Double]] = [:], skipped: [String: [String]] = [:],
+                resampling: [String: ResamplingData] = [:]) {
         self.metrics = metrics; self.artifacts = artifacts; self.counts = counts; self.checkpointHash = checkpointHash
-        self.perItem = perItem; self.skipped = skipped
+        self.perItem = perItem; self.skipped = skipped; self.resampling = resampling
     }
 }
 

@@ -187,6 +187,8 @@ public struct ClassifierExecutor: StageExecutor {
 
 /// `detect`: `AVADetection` (paper §5.4.1): trained on ground-truth boxes, tested on person
 /// proposals, frame mAP at IoU 0.5 over the label map's classes. Settings: `DetectConfiguration`.
+/// Metrics: `mAP` (its per-video matching outcome in `resampling`, for the bootstrap over
+/// test videos) and `ap.<class id>`.
 public struct DetectExecutor: StageExecutor {
     public let kind = "detect"
     public let dataParallel = true
@@ -206,14 +208,21 @@ public struct DetectExecutor: StageExecutor {
                                      checkpointURL: context.checkpointURL, progress: context.forward(stage))
         var metrics: [String: Double] = ["mAP": r.frameMAP.meanAP]
         for (id, ap) in r.frameMAP.perClassAP { metrics["ap.\(id)"] = ap }
+        // mAP is no mean of per-item values: its bootstrap resamples the test videos and
+        // recomputes it from their matching outcome.
+        let resampling = try consistentResampling(["mAP": .frameMAP(r.frameMAP.units)], metrics: metrics, stage: stage)
         return StageOutcome(metrics: metrics, artifacts: ["checkpoint": "checkpoint.safetensors"],
                             counts: ["samples": r.trainKeyframes, "test_keyframes": r.testKeyframes,
                                      "detections": r.detections, "skipped_bad_videos": d.bad.count],
-                            checkpointHash: initHash, skipped: d.skipped)
+                            checkpointHash: initHash, skipped: d.skipped, resampling: resampling)
     }
 }
 
 /// `anticipate`: Epic-Kitchens-55 `Anticipation` (paper §5.4.2). Settings: `AnticipateConfiguration`.
+/// Metrics: `verb_top1`, `verb_top5`, `noun_top1`, `noun_top5` (accuracies over the
+/// observable test segments, each with its per-segment hits in `perItem`) and
+/// `verb_class_mean_recall5`, `noun_class_mean_recall5` (the top-5 recall averaged over the
+/// classes present in the test segments, with its (label, hit) pairs in `resampling`).
 public struct AnticipateExecutor: StageExecutor {
     public let kind = "anticipate"
     public let dataParallel = true
@@ -231,13 +240,22 @@ public struct AnticipateExecutor: StageExecutor {
                                      settings: settings, seed: UInt64(c.seed), checkpointURL: context.checkpointURL,
                                      progress: context.forward(stage))
         let a = r.accuracy
-        return StageOutcome(metrics: ["verb_top1": a.verbTop1.fraction, "verb_top5": a.verbTop5.fraction,
-                                      "noun_top1": a.nounTop1.fraction, "noun_top5": a.nounTop5.fraction],
+        let metrics = ["verb_top1": a.verbTop1.fraction, "verb_top5": a.verbTop5.fraction,
+                       "noun_top1": a.nounTop1.fraction, "noun_top5": a.nounTop5.fraction,
+                       "verb_class_mean_recall5": a.verbRecall5.classMeanRecall, "noun_class_mean_recall5": a.nounRecall5.classMeanRecall]
+        // Accuracies are means of per-segment hits; a class-mean recall is recomputed from
+        // the segments' (label, hit) pairs on each resample.
+        let resampling = try consistentResampling(["verb_class_mean_recall5": .classMeanRecall(a.verbRecall5),
+                                                   "noun_class_mean_recall5": .classMeanRecall(a.nounRecall5)],
+                                                  metrics: metrics, stage: stage)
+        return StageOutcome(metrics: metrics,
                             artifacts: ["checkpoint": "checkpoint.safetensors"],
                             counts: ["samples": r.trainSegments, "test_segments": r.testSegments, "verbs": r.verbs, "nouns": r.nouns,
                                      "skipped_bad_videos": d.bad.count],
                             checkpointHash: initHash,
-                            perItem: ["verb_top1": a.verbTop1.perItem, "noun_top1": a.nounTop1.perItem], skipped: d.skipped)
+                            perItem: ["verb_top1": a.verbTop1.perItem, "noun_top1": a.nounTop1.perItem,
+                                      "verb_top5": a.verbTop5.perItem, "noun_top5": a.nounTop5.perItem],
+                            skipped: d.skipped, resampling: resampling)
     }
 }
 

@@ -25,14 +25,23 @@ public struct ReportWriter {
         var values: [Double] { runs.map(\.value) }
         var mean: Double { Statistics.mean(values) }
         var std: Double? { Statistics.standardDeviation(values) }
-        /// The test-item samples when every run stored per-item values.
+        /// The test-set samples when every run stored per-item values or resampling data.
         var samples: [Statistics.ItemSample]? {
             let s = runs.compactMap(\.sample)
             return s.count == runs.count && !s.isEmpty ? s : nil
         }
-        /// Percentile bootstrap interval of the cell mean over test items, and the
-        /// bootstrap variance of that mean (nil without per-item values).
+        /// Percentile bootstrap interval of the cell mean over the test set (units resampled,
+        /// each run's metric recomputed), and the bootstrap variance of that mean (nil without
+        /// per-item values or resampling data, or when no replicate is defined).
         var bootstrap: (lower: Double, upper: Double, variance: Double)?
+        /// What was resampled, for the noise floor: "32 items", "2 videos, mAP recomputed".
+        var resampled: String? {
+            guard bootstrap != nil, let s = samples else { return nil }
+            let counts = Set(s.map(\.count)).sorted(), units = Set(s.map(\.unit)).sorted(), methods = Set(s.map(\.method)).sorted()
+            var text = counts.map(String.init).joined(separator: "/") + " " + units.joined(separator: "/")
+            if methods != ["mean"] { text += ", " + methods.joined(separator: "/") }
+            return text
+        }
     }
 
     enum CellState {
@@ -87,8 +96,8 @@ public struct ReportWriter {
                     let planned = Set(plan.cells.filter(inCell).compactMap { plan.instance(of: metric.stage, for: $0)?.identity })
                     missing += planned.filter { results[$0]?.metrics[metric.metric] == nil }.count
                     var part = Part(metric: metric, runs: runs)
-                    if let samples = part.samples {
-                        let reps = Statistics.bootstrap(samples) { Statistics.mean($0) }
+                    if let samples = part.samples, case let reps = Statistics.bootstrap(samples, statistic: { Statistics.mean($0) }),
+                       !reps.isEmpty {
                         let sorted = reps.sorted(), tail = (1 - Statistics.confidence) / 2
                         part.bootstrap = (Statistics.quantile(sorted: sorted, tail), Statistics.quantile(sorted: sorted, 1 - tail),
                                           Statistics.variance(reps))
@@ -232,6 +241,8 @@ public struct ReportWriter {
         var halfWidths: [Double]
         /// Mean bootstrap variance of a cell mean.
         var cellVariance: Double?
+        /// What the cells' bootstraps resampled (distinct descriptions, in cell order).
+        var resampled: [String]
         var smallestDifference: Double? {
             Statistics.smallestDecidableDifference(seedStd: seedStd, n: seeds.lowerBound, cellVariance: cellVariance)
         }
@@ -259,7 +270,8 @@ public struct ReportWriter {
             return NoiseFloor(metric: metric, cells: ps.count, seeds: counts.min()!...counts.max()!,
                               seedStd: dof > 0 ? (ss / Double(dof)).squareRoot() : nil,
                               halfWidths: boots.map { ($0.upper - $0.lower) / 2 },
-                              cellVariance: boots.isEmpty ? nil : Statistics.mean(boots.map(\.variance)))
+                              cellVariance: boots.isEmpty ? nil : Statistics.mean(boots.map(\.variance)),
+                              resampled: ps.compactMap(\.resampled).reduce(into: []) { if !$0.contains($1) { $0.append($1) } })
         }
     }
 
@@ -272,11 +284,12 @@ public struct ReportWriter {
         let f = { (x: Double) in NumberText.plain(x, percent: report.percent) }
         var out = "\n## Noise floor\n\n"
         out += "Seed-to-seed std: pooled over the cells, from repeated seeds. Test-set half-width: half the percentile-bootstrap "
-        out += "95 % interval of a cell's mean over its test items. Smallest decidable Δ: the 95 % half-width of a difference "
+        out += "95 % interval of a cell's mean when its test set is resampled: test items for accuracies and class-mean recalls, "
+        out += "test videos for mAP, the metric recomputed on every resample (the resampled column). Smallest decidable Δ: the 95 % half-width of a difference "
         out += "between two such cells, t · √(2 s²/n + 2 v) with v a cell mean's bootstrap variance — a true difference below "
         out += "it is never called (see `docs/statistics.md`).\n\n"
-        out += "| metric | cells | seeds per cell | seed-to-seed std\(unit) | test-set 95 % half-width\(unit) | smallest decidable Δ\(unit) |\n"
-        out += "| --- | ---: | ---: | ---: | ---: | ---: |\n"
+        out += "| metric | cells | seeds per cell | seed-to-seed std\(unit) | test-set 95 % half-width\(unit) | smallest decidable Δ\(unit) | resampled |\n"
+        out += "| --- | ---: | ---: | ---: | ---: | ---: | --- |\n"
         for nf in floors {
             let seeds = nf.seeds.lowerBound == nf.seeds.upperBound ? "\(nf.seeds.lowerBound)" : "\(nf.seeds.lowerBound)–\(nf.seeds.upperBound)"
             let std = nf.seedStd.map(f) ?? "– (one seed)"
@@ -286,7 +299,8 @@ public struct ReportWriter {
                 if nf.halfWidths.count < nf.cells { half += " (\(nf.halfWidths.count) of \(nf.cells) cells)" }
             }
             let mdd = nf.smallestDifference.map(f) ?? "not estimable"
-            out += "| `\(nf.metric.stage).\(nf.metric.metric)` | \(nf.cells) | \(seeds) | \(std) | \(half) | \(mdd) |\n"
+            let resampled = nf.resampled.isEmpty ? "–" : nf.resampled.joined(separator: "; ")
+            out += "| `\(nf.metric.stage).\(nf.metric.metric)` | \(nf.cells) | \(seeds) | \(std) | \(half) | \(mdd) | \(resampled) |\n"
         }
         // Per cell, when any has per-item values: the table's layout, half-widths only.
         guard table.cells.joined().contains(where: { $0.parts.contains { $0.bootstrap != nil } }) else { return out }

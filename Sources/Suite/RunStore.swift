@@ -42,6 +42,10 @@ public struct StageResult: Codable, Sendable, Equatable {
     /// metric (`Runner.numericPlatform`): CPU, thread count, BLAS kernel, rank count. Equal
     /// values reproduce a stage bit for bit; absent in results stored before it was recorded.
     public var numerics: String? = nil
+    /// Per metric that is not a mean of per-item values (mAP, a class-mean recall), what a
+    /// bootstrap needs to recompute it on a resample of the test set (see
+    /// `StageOutcome.resampling`); empty in results stored before it was recorded.
+    @EmptyIfAbsent public var resampling: [String: ResamplingData] = [:]
 }
 
 /// A dictionary that decodes as empty when its key is absent (fields added to stored files).
@@ -76,8 +80,26 @@ public struct RunStore: Sendable {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         do {
             return try JSONDecoder().decode(StageResult.self, from: Data(contentsOf: url))
+        } catch let error as DecodingError {
+            let (key, message) = Self.describe(error)
+            throw SuiteFileError(file: url.path, line: nil, key: key, message: "unreadable stage result: \(message)")
         } catch {
             throw SuiteFileError(file: url.path, line: nil, key: "", message: "unreadable stage result: \(error)")
+        }
+    }
+
+    /// The dotted key path a decoding error is at (`resampling.mAP.frameMAP.classes`) and what is wrong there.
+    static func describe(_ error: DecodingError) -> (key: String, message: String) {
+        func path(_ context: DecodingError.Context, _ last: CodingKey? = nil) -> String {
+            (context.codingPath + (last.map { [$0] } ?? [])).map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+                .joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case let .keyNotFound(key, context): return (path(context, key), "missing key")
+        case let .typeMismatch(type, context): return (path(context), "expected \(type): \(context.debugDescription)")
+        case let .valueNotFound(type, context): return (path(context), "expected \(type), found null")
+        case let .dataCorrupted(context): return (path(context), context.debugDescription)
+        @unknown default: return ("", "\(error)")
         }
     }
 

@@ -162,6 +162,7 @@ public struct Runner {
         result.numerics = Self.numericPlatform()
         result.slurm = SlurmProvenance.current()
         result.skipped = outcome.skipped
+        result.resampling = outcome.resampling
         return result
     }
 

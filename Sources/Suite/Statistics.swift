@@ -1,4 +1,5 @@
 import Foundation
+import Protocols
 
 /// The statistics behind the reports' verdicts and noise floors (`docs/statistics.md`).
 /// Pure functions; the bootstrap draws from a fixed seed, so a report is a function of
@@ -137,52 +138,115 @@ public enum Statistics {
         }
     }
 
-    /// One run's per-item values and the test set they come from: samples of the same
-    /// `testSet` (and length) are resampled with the same indices, because they score the
-    /// same test items.
+    /// What one run stored for a metric and the test set it comes from: the bootstrap draws
+    /// the test set's units with replacement and recomputes the metric on each draw.
+    /// Samples of the same test set and units (same `testSet`, unit kind, count and unit ids)
+    /// are resampled with the same indices, because they score the same test items.
     public struct ItemSample: Sendable, Equatable {
-        public var items: [Double]
+        /// How the metric follows from the drawn units.
+        public enum Data: Sendable, Equatable {
+            /// Per-item values (1/0 correctness); the metric is their mean over the draw.
+            case mean([Double])
+            /// Per-item labels and hits; the metric is the class-mean recall of the draw.
+            case classMeanRecall(ClassRecallItems)
+            /// The matching outcome per test video; the metric is the frame mAP of the draw.
+            case frameMAP(AVAFrameMAPUnits)
+        }
+        public var data: Data
         public var testSet: String
-        public init(items: [Double], testSet: String) { self.items = items; self.testSet = testSet }
+
+        public init(_ data: Data, testSet: String) { self.data = data; self.testSet = testSet }
+        public init(items: [Double], testSet: String) { self.init(.mean(items), testSet: testSet) }
+
+        /// The number of units a draw takes (with replacement).
+        public var count: Int {
+            switch data {
+            case .mean(let xs): return xs.count
+            case .classMeanRecall(let r): return r.count
+            case .frameMAP(let u): return u.videos.count
+            }
+        }
+
+        /// What a unit is: `items`, or `videos` for frame mAP.
+        public var unit: String {
+            if case .frameMAP = data { return "videos" }
+            return "items"
+        }
+
+        /// How the metric is obtained from a draw, as the reports name it.
+        public var method: String {
+            switch data {
+            case .mean: return "mean"
+            case .classMeanRecall: return "class-mean recall recomputed"
+            case .frameMAP: return "mAP recomputed"
+            }
+        }
+
+        /// The units' identities where they are stored (videos), else nil.
+        var unitIDs: [String]? { if case .frameMAP(let u) = data { return u.videos } else { return nil } }
+
+        /// The metric on a draw: `draw` holds unit indices in 0..<count, with repetition.
+        /// Nil where it is undefined (a frame mAP whose draw has no ground-truth instance).
+        public func value(over draw: [Int]) -> Double? {
+            switch data {
+            case .mean(let xs):
+                guard !xs.isEmpty else { return nil }
+                var sum = 0.0
+                for j in draw { sum += xs[j] }
+                return sum / Double(xs.count)
+            case .classMeanRecall(let r): return r.classMeanRecall(weights: Self.weights(draw, count: r.count))
+            case .frameMAP(let u): return u.meanAP(weights: Self.weights(draw, count: u.videos.count))
+            }
+        }
+
+        static func weights(_ draw: [Int], count: Int) -> [Int] {
+            var w = [Int](repeating: 0, count: count)
+            for j in draw { w[j] += 1 }
+            return w
+        }
     }
 
-    /// Bootstrap replicates of `statistic` over test items: each replicate draws, for every
-    /// test set, m items with replacement (m = its size), takes each sample's mean over the
-    /// drawn items, and passes those means (in `samples` order) to `statistic`.
+    /// Bootstrap replicates of `statistic` over the test set: each replicate draws, for every
+    /// test set, m units with replacement (m = its number of units: items, or videos for
+    /// frame mAP), recomputes each sample's metric on the drawn units (`ItemSample.value`),
+    /// and passes those values (in `samples` order) to `statistic`. A replicate in which some
+    /// sample's metric is undefined is left out (its draw is still consumed), so fewer than
+    /// `replicates` values may come back.
     public static func bootstrap(_ samples: [ItemSample], replicates: Int = Statistics.replicates,
                                  seed: UInt64 = Statistics.bootstrapSeed,
                                  statistic: ([Double]) -> Double) -> [Double] {
-        struct Key: Hashable { var set: String; var count: Int }
+        struct Key: Hashable { var set: String; var unit: String; var count: Int; var ids: [String]? }
         var keys: [Key] = []
         let sampleKey = samples.map { s -> Int in
-            let k = Key(set: s.testSet, count: s.items.count)
+            let k = Key(set: s.testSet, unit: s.unit, count: s.count, ids: s.unitIDs)
             if let i = keys.firstIndex(of: k) { return i }
             keys.append(k); return keys.count - 1
         }
         var rng = Generator(seed: seed)
         var indices = keys.map { [Int](repeating: 0, count: $0.count) }
-        var means = [Double](repeating: 0, count: samples.count)
+        var values = [Double](repeating: 0, count: samples.count)
         var out: [Double] = []
         out.reserveCapacity(replicates)
-        for _ in 0..<replicates {
+        replicate: for _ in 0..<replicates {
             for k in keys.indices {
                 for j in indices[k].indices { indices[k][j] = rng.index(below: keys[k].count) }
             }
             for (i, s) in samples.enumerated() {
-                var sum = 0.0
-                for j in indices[sampleKey[i]] { sum += s.items[j] }
-                means[i] = s.items.isEmpty ? .nan : sum / Double(s.items.count)
+                guard let v = s.value(over: indices[sampleKey[i]]) else { continue replicate }
+                values[i] = v
             }
-            out.append(statistic(means))
+            out.append(statistic(values))
         }
         return out
     }
 
-    /// The percentile bootstrap interval of the mean over test items of one run, or of
-    /// the mean over several runs' means (runs on one test set share the drawn items).
+    /// The percentile bootstrap interval of one run's metric over the test set, or of the
+    /// mean over several runs' metrics (runs on one test set share the drawn units); nil
+    /// when no replicate is defined.
     public static func bootstrapMeanInterval(_ samples: [ItemSample], confidence: Double = Statistics.confidence)
-        -> (lower: Double, upper: Double) {
+        -> (lower: Double, upper: Double)? {
         let reps = bootstrap(samples) { mean($0) }.sorted()
+        guard !reps.isEmpty else { return nil }
         let tail = (1 - confidence) / 2
         return (quantile(sorted: reps, tail), quantile(sorted: reps, 1 - tail))
     }

@@ -212,3 +212,140 @@ final class AVAOfficialCrossCheckTests: XCTestCase {
         XCTAssertNotEqual(unexcluded.meanAP, r.meanAP, accuracy: 1e-6)
     }
 }
+
+/// The per-video matching outcome (`AVAFrameMAPUnits`) and the mAP of a resample of the
+/// test videos recomputed from it, against hand-computed values and against evaluating the
+/// resampled files afresh.
+final class AVAFrameMAPUnitsTests: XCTestCase {
+    let a = AVABox(x1: 0.1, y1: 0.1, x2: 0.3, y2: 0.3)
+    let b = AVABox(x1: 0.6, y1: 0.6, x2: 0.9, y2: 0.9)
+    let c = AVABox(x1: 0.4, y1: 0.0, x2: 0.5, y2: 0.2)
+
+    func gt(_ video: String, _ box: AVABox, _ action: Int) -> AVAGroundTruthRow {
+        AVAGroundTruthRow(keyframe: AVAKeyframe(videoID: video, timestamp: 902), box: box, actionID: action)
+    }
+    func det(_ video: String, _ box: AVABox, _ action: Int, _ score: Double) -> AVADetectionRow {
+        AVADetectionRow(keyframe: AVAKeyframe(videoID: video, timestamp: 902), box: box, actionID: action, score: score)
+    }
+
+    /// Two videos. Class 1: v1 has box a, v2 box b; detections v1·a 0.9 (TP), v2·a 0.8 (FP),
+    /// v1·c 0.7 (FP), v2·b 0.6 (TP). Class 2: v2 has box c; detections v1·a 0.85 (FP), v2·c 0.5 (TP).
+    func tiny() throws -> AVAFrameMAPResult {
+        try AVAFrameMAP.evaluate(groundTruth: [gt("v1", a, 1), gt("v2", b, 1), gt("v2", c, 2)],
+                                 detections: [det("v1", a, 1, 0.9), det("v1", c, 1, 0.7), det("v1", a, 2, 0.85),
+                                              det("v2", a, 1, 0.8), det("v2", b, 1, 0.6), det("v2", c, 2, 0.5)],
+                                 classes: [1, 2], videos: ["v1", "v2"])
+    }
+
+    func testLayoutOfTheTinyCase() throws {
+        let u = try tiny().units
+        XCTAssertEqual(u.videos, ["v1", "v2"])
+        // Class 1 ranked TP v1, FP v2, FP v1, TP v2 → 2·0+1, 2·1, 2·0, 2·1+1.
+        XCTAssertEqual(u.classes, [AVAFrameMAPUnits.Class(id: 1, groundTruth: [1, 1], ranked: [1, 2, 0, 3]),
+                                   AVAFrameMAPUnits.Class(id: 2, groundTruth: [0, 1], ranked: [0, 3])])
+    }
+
+    /// By hand (AP: Σ Δrecall · precision made non-increasing from the right):
+    /// - whole set: class 1 TP FP FP TP of 2 → 0.5·1 + 0.5·0.5 = 0.75; class 2 FP TP of 1 →
+    ///   0.5; mAP 0.625.
+    /// - v1 drawn twice: class 1 TP TP FP FP of 2 → 1; class 2 has no instance and drops
+    ///   out; mAP 1.
+    /// - v2 drawn twice: class 1 FP FP TP TP of 2 → 0.5·0.5 + 0.5·0.5 = 0.5; class 2 TP TP
+    ///   of 2 → 1; mAP 0.75.
+    /// - weights (1, 2): class 1 TP FP FP FP TP TP of 3: precision 1, ½, ⅓, ¼, ⅖, ½ →
+    ///   ⅓·1 + ⅓·½ + ⅓·½ = ⅔; class 2 FP TP TP of 2: precision 0, ½, ⅔ → ½·⅔ + ½·⅔ = ⅔;
+    ///   mAP ⅔.
+    func testResampledMAPByHand() throws {
+        let r = try tiny()
+        XCTAssertEqual(r.meanAP, 0.625, accuracy: 1e-12)
+        XCTAssertEqual(r.units.meanAP(weights: [1, 1]), r.meanAP, "every weight 1 is the evaluated mAP, bit for bit")
+        XCTAssertEqual(try XCTUnwrap(r.units.meanAP(weights: [2, 0])), 1, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(r.units.meanAP(weights: [0, 2])), 0.75, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(r.units.meanAP(weights: [1, 2])), 2.0 / 3, accuracy: 1e-12)
+        XCTAssertNil(r.units.meanAP(weights: [0, 0]), "no instance in the resample: undefined")
+        // A video with no rows is still a unit (its draws add nothing but take a place).
+        let padded = try AVAFrameMAP.evaluate(groundTruth: [gt("v1", a, 1), gt("v2", b, 1), gt("v2", c, 2)],
+                                              detections: [det("v1", a, 1, 0.9)], classes: [1, 2], videos: ["v0", "v1", "v2"])
+        XCTAssertEqual(padded.units.videos, ["v0", "v1", "v2"])
+        XCTAssertEqual(padded.units.classes.map(\.groundTruth), [[0, 1, 1], [0, 0, 1]])
+        XCTAssertNil(padded.units.meanAP(weights: [3, 0, 0]))
+    }
+
+    func testRowsOfAnUnlistedVideoAreAnError() {
+        XCTAssertThrowsError(try AVAFrameMAP.evaluate(groundTruth: [gt("v1", a, 1)], detections: [det("v9", a, 1, 0.5)],
+                                                      videos: ["v1"])) {
+            XCTAssertEqual($0 as? AVAError, .unlistedVideo(videoID: "v9"))
+        }
+    }
+
+    /// Units round-trip through JSON; a stored layout that does not fit is refused with the key named.
+    func testUnitsRoundTripAndBadLayoutsAreRefused() throws {
+        let u = try tiny().units
+        let data = try JSONEncoder().encode(u)
+        XCTAssertEqual(try JSONDecoder().decode(AVAFrameMAPUnits.self, from: data), u)
+        let bad = [
+            #"{"videos": ["v1"], "classes": [{"id": 1, "groundTruth": [1], "ranked": [2]}]}"#,  // video 1 of 1
+            #"{"videos": ["v1"], "classes": [{"id": 1, "groundTruth": [1, 0], "ranked": []}]}"#,  // 2 counts
+            #"{"videos": ["v1"], "classes": [{"id": 1, "groundTruth": [1], "ranked": [1, 1]}]}"#,  // 2 TPs of 1
+            #"{"videos": ["v1"], "classes": [{"id": 1, "groundTruth": [0], "ranked": []}]}"#,  // no instance
+            #"{"videos": ["v1", "v1"], "classes": []}"#,
+            #"{"videos": ["v1"], "classes": [{"id": 2, "groundTruth": [1], "ranked": []}, {"id": 1, "groundTruth": [1], "ranked": []}]}"#,
+        ]
+        for text in bad {
+            XCTAssertThrowsError(try JSONDecoder().decode(AVAFrameMAPUnits.self, from: Data(text.utf8)), text) { error in
+                guard case DecodingError.dataCorrupted(let context) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(context.codingPath.map(\.stringValue), ["classes"], text)
+                XCTAssertTrue(context.debugDescription.contains("frame-mAP units"), context.debugDescription)
+            }
+        }
+    }
+
+    /// On the cross-check fixture (4 videos, one with detections only; cap, exclusions and
+    /// invalid boxes at work; distinct scores): the mAP recomputed for a resample equals
+    /// evaluating afresh the files in which each drawn video appears once per draw under a
+    /// new id. (Copies of a detection tie only with each other and share their status, so
+    /// their order cannot matter.)
+    func testRecomputedMAPEqualsEvaluatingTheResampledFiles() throws {
+        func fixture(_ name: String) -> String { fixturesDirectory.appendingPathComponent(name).path }
+        let labels = try AVAFiles.readLabelMap(fixture("ava_labelmap.pbtxt"))
+        let truth = try AVAFiles.readGroundTruth(fixture("ava_groundtruth.csv"))
+        let detections = try AVAFiles.readDetections(fixture("ava_detections.csv"))
+        let excluded = try AVAFiles.readExclusions(fixture("ava_exclusions.csv"))
+        let r = try AVAFrameMAP.evaluate(groundTruth: truth, detections: detections, classes: labels.ids, excluded: excluded)
+        let units = r.units
+        XCTAssertEqual(units.videos, ["clipA_x1", "clipB-y2", "clipC_z3", "clipD_none"])
+        XCTAssertEqual(units.meanAP(weights: [1, 1, 1, 1]), r.meanAP)
+
+        // Draws: fixed ones, then ones from a fixed linear congruential sequence.
+        var draws: [[Int]] = [[0, 0, 0, 0], [3, 3, 2, 1], [1, 1, 2, 2], [2, 0, 3, 0]]
+        var state: UInt64 = 12345
+        for _ in 0..<12 {
+            draws.append((0..<4).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return Int(state >> 33) % 4
+            })
+        }
+        for draw in draws {
+            var weights = [0, 0, 0, 0]
+            for v in draw { weights[v] += 1 }
+            func copies<R>(_ rows: [R], _ key: (R) -> AVAKeyframe, _ rekey: (R, AVAKeyframe) -> R) -> [R] {
+                draw.enumerated().flatMap { position, v in
+                    rows.filter { key($0).videoID == units.videos[v] }.map {
+                        rekey($0, AVAKeyframe(videoID: "\(units.videos[v])#\(position)", timestamp: key($0).timestamp))
+                    }
+                }
+            }
+            let t = copies(truth, \.keyframe) { var r = $0; r.keyframe = $1; return r }
+            let d = copies(detections, \.keyframe) { var r = $0; r.keyframe = $1; return r }
+            let x = Set(draw.enumerated().flatMap { position, v in
+                excluded.filter { $0.videoID == units.videos[v] }.map { AVAKeyframe(videoID: "\($0.videoID)#\(position)", timestamp: $0.timestamp) }
+            })
+            let recomputed = units.meanAP(weights: weights)
+            guard t.contains(where: { labels.ids.contains($0.actionID) && !x.contains($0.keyframe) }) else {
+                XCTAssertNil(recomputed, "\(draw)"); continue
+            }
+            let fresh = try AVAFrameMAP.evaluate(groundTruth: t, detections: d, classes: labels.ids, excluded: x)
+            XCTAssertEqual(try XCTUnwrap(recomputed, "\(draw)"), fresh.meanAP, accuracy: 1e-12, "draw \(draw)")
+        }
+    }
+}

@@ -84,7 +84,31 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(r.nounTop1.correct, 0)
         XCTAssertEqual(r.nounTop5.correct, 2)
         XCTAssertEqual(r.nounTop5.total, 2)
+        // Class-mean top-5 recall: verbs one class (5) hit once of twice → 0.5; nouns both hit → 1.
+        XCTAssertEqual(r.verbRecall5.classMeanRecall, 0.5)
+        XCTAssertEqual(r.nounRecall5.classMeanRecall, 1)
+        XCTAssertEqual(r.nounRecall5.labels, [2, 4])
         XCTAssertThrowsError(try EpicAnticipationAccuracy(verbScores: verbs, verbLabels: [5, 5],
                                                           nounScores: Tensor.zeros([3, 7]), nounLabels: [0, 0, 0]))
+    }
+
+    /// Labels 0 0 0 1 2 2, hits ✓ ✗ ✗ ✓ ✓ ✗: recalls 1/3, 1, 1/2 → (1/3 + 1 + 1/2)/3 = 11/18,
+    /// while accuracy is 3/6. Weights (0, 0, 2, 1, 1, 0) — the draw {2, 2, 3, 4} — give class
+    /// 0: 0/2, class 1: 1/1, class 2: 1/1 → 2/3; a class not drawn drops out of the mean.
+    func testClassMeanRecall() throws {
+        let items = try ClassRecallItems(labels: [0, 0, 0, 1, 2, 2], hits: [true, false, false, true, true, false])
+        XCTAssertEqual(items.classMeanRecall, 11.0 / 18, accuracy: 1e-15)
+        XCTAssertEqual(try XCTUnwrap(items.classMeanRecall(weights: [0, 0, 2, 1, 1, 0])), 2.0 / 3, accuracy: 1e-15)
+        XCTAssertEqual(try XCTUnwrap(items.classMeanRecall(weights: [0, 0, 0, 3, 0, 3])), 0.5, accuracy: 1e-15)
+        XCTAssertNil(items.classMeanRecall(weights: [0, 0, 0, 0, 0, 0]))
+        XCTAssertThrowsError(try ClassRecallItems(labels: [0, 1], hits: [true]))
+        XCTAssertThrowsError(try ClassRecallItems(labels: [], hits: []))
+        XCTAssertThrowsError(try ClassRecallItems(labels: [-1], hits: [true]))
+        // JSON round trip; a stored pair of lists that does not fit is refused, naming the key.
+        XCTAssertEqual(try JSONDecoder().decode(ClassRecallItems.self, from: JSONEncoder().encode(items)), items)
+        XCTAssertThrowsError(try JSONDecoder().decode(ClassRecallItems.self, from: Data(#"{"labels": [0, 1], "hits": [true]}"#.utf8))) { error in
+            guard case DecodingError.dataCorrupted(let context) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(context.codingPath.map(\.stringValue), ["labels"])
+        }
     }
 }

@@ -147,6 +147,9 @@ final class ProcedureTests: XCTestCase {
         XCTAssertEqual(r.testKeyframes, 4)
         XCTAssertEqual(r.detections, 4 * 2, "one proposal a keyframe, scored for each class")
         XCTAssertTrue((0...1).contains(r.frameMAP.meanAP), "\(r.frameMAP.meanAP)")
+        // The test videos are the units, and with every weight 1 they give the mAP back exactly.
+        XCTAssertEqual(r.frameMAP.units.videos, test.map(\.id))
+        XCTAssertEqual(r.frameMAP.units.meanAP(weights: [1, 1]), r.frameMAP.meanAP)
         try assertResumeIsBitIdentical(at: (1, 1)) { url, progress in
             _ = try AVADetection.run(encoder: tinyEncoder(seed: 5, dilation: 2), train: train, test: test, classIDs: [1, 2],
                                      provider: provider, settings: settings, seed: 5, checkpointURL: url, progress: progress)
@@ -164,6 +167,8 @@ final class ProcedureTests: XCTestCase {
         XCTAssertEqual(r.trainSegments, 8)
         XCTAssertEqual(r.testSegments, 4)
         XCTAssertEqual(r.accuracy.verbTop1.total, 4)
+        XCTAssertEqual(r.accuracy.verbRecall5.hits, r.accuracy.verbTop5.hits)
+        XCTAssertEqual(r.accuracy.nounRecall5.count, 4)
         try assertResumeIsBitIdentical(at: (1, 0)) { url, progress in
             _ = try Anticipation.run(encoder: tinyEncoder(seed: 7), train: train, test: test, verbs: 2, nouns: 3,
                                      provider: provider, settings: settings, seed: 7, checkpointURL: url, progress: progress)

@@ -79,7 +79,7 @@ final class StatisticsTests: XCTestCase {
         XCTAssertEqual(items.verdict, .holds)
     }
 
-    func testBootstrapIsSeededAndMatchesTheBinomialVariance() {
+    func testBootstrapIsSeededAndMatchesTheBinomialVariance() throws {
         // 40 items, 24 correct: the mean's variance is p(1 − p)/m = 0.24/40 = 0.006.
         let items = (0..<40).map { $0 < 24 ? 1.0 : 0.0 }
         let sample = [Statistics.ItemSample(items: items, testSet: "t")]
@@ -87,11 +87,11 @@ final class StatisticsTests: XCTestCase {
         XCTAssertEqual(a, b, "the bootstrap must be deterministic")
         XCTAssertEqual(a.count, Statistics.replicates)
         XCTAssertEqual(Statistics.variance(a), 0.006, accuracy: 0.0008)
-        let interval = Statistics.bootstrapMeanInterval(sample)
+        let interval = try XCTUnwrap(Statistics.bootstrapMeanInterval(sample))
         // ≈ 0.6 ± 1.96 · 0.0775.
         XCTAssertEqual(interval.lower, 0.45, accuracy: 0.03)
         XCTAssertEqual(interval.upper, 0.75, accuracy: 0.03)
-        let constant = Statistics.bootstrapMeanInterval([Statistics.ItemSample(items: [1, 1, 1], testSet: "t")])
+        let constant = try XCTUnwrap(Statistics.bootstrapMeanInterval([Statistics.ItemSample(items: [1, 1, 1], testSet: "t")]))
         XCTAssertEqual(constant.lower, 1); XCTAssertEqual(constant.upper, 1)
         // Samples of one test set are drawn together: a copy moves exactly with the original.
         let twin = Statistics.bootstrap(sample + sample) { $0[0] - $0[1] }
