@@ -75,12 +75,24 @@ public struct ReportPublisher {
             out += "The ci scale trains quarter-width R18 networks on 32-pixel crops of small synthetic datasets for a few "
             out += "hundred steps: it checks that every protocol runs end to end and that its numbers do not drift, "
             out += "not that the paper's absolute numbers are reached.\n\n"
+        } else if scale == "small" {
+            out += "The small scale runs the ci recipe (quarter-width networks, 32-pixel crops, the same training sets) "
+            out += "on three seeds with test splits of about 1,100 videos a recognition set, so that a 95 % interval of an "
+            out += "accuracy is about ±3 points and its claims can be decided. The ci scale's results are in [../README.md](../README.md).\n\n"
         } else {
             out += "\n\n"
         }
+        if scale == "ci" {
+            let others = Scale.allCases.filter { $0 != .ci }.map(\.rawValue).filter {
+                FileManager.default.fileExists(atPath: reports.appendingPathComponent($0).appendingPathComponent("README.md").path)
+            }
+            if !others.isEmpty {
+                out += "Other scales: " + others.map { "[\($0)](\($0)/README.md)" }.joined(separator: ", ") + " (same suites, their own reports).\n\n"
+            }
+        }
         out += "Each claim is judged at \(Int(Statistics.confidence * 100)) % confidence: **holds** when the interval of the difference "
         out += "lies above 0, **contradicted** when below, **inconclusive** otherwise. n counts seeds; the interval pairs runs by "
-        out += "seed and adds the test-set uncertainty where per-item results are stored ([method](../docs/statistics.md); "
+        out += "seed and adds the test-set uncertainty where per-item results are stored ([method](\(scale == "ci" ? "" : "../")../docs/statistics.md); "
         out += "intervals are per claim, not corrected for the number of claims).\n\n"
         for plan in plans {
             let stored = try results(plan)

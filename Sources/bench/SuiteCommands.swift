@@ -16,8 +16,11 @@ struct SuiteOptions: ParsableArguments {
     @Option(help: "Run store: one folder per stage, with its checkpoints and result.")
     var store = "runs"
 
-    @Option(help: "Where reports are written.")
-    var reports = "reports"
+    @Option(help: "Where reports are written (default: reports for the ci scale, reports/SCALE for the others, so each scale's reports stand beside the ci ones).")
+    var reports: String?
+
+    /// `--reports`, or the scale's own folder.
+    var reportsFolder: String { reports ?? (scale == .ci ? "reports" : "reports/\(scale.rawValue)") }
 
     @Option(help: "Clip cache folder (decoded frames in HDF5).")
     var cache = "cache"
@@ -57,7 +60,7 @@ struct SuiteOptions: ParsableArguments {
 
     func environment() throws -> SuiteEnvironment {
         var env = try SuiteEnvironment(suitesDirectory: URL(fileURLWithPath: suites), manifest: URL(fileURLWithPath: manifest),
-                                       store: URL(fileURLWithPath: store), reports: URL(fileURLWithPath: reports),
+                                       store: URL(fileURLWithPath: store), reports: URL(fileURLWithPath: reportsFolder),
                                        progress: ProgressSink(quiet: quiet), scale: scale, cacheDirectory: URL(fileURLWithPath: cache))
         env.seeds = try seeds.map(Self.parseSeeds)
         return env
