@@ -207,9 +207,13 @@ struct JobStageCommand: ParsableCommand {
     func run() throws {
         // The job script forwards Slurm's signal ahead of the time limit as SIGUSR1, and Slurm
         // sends SIGTERM (SIGKILL KillWait seconds later) when it requeues, preempts or cancels
-        // the job: a training stage then checkpoints after its current step and stops.
+        // the job: a training stage then checkpoints after its current step and stops. On
+        // several ranks a stop request is not honoured (the ranks would see it at different
+        // steps), so SIGTERM keeps its default and ends the rank at once: when srun ends the
+        // step because another rank died, this one is not left waiting in a collective for
+        // KillWait's SIGKILL.
         signal(SIGUSR1) { _ in TrainingLoop.requestStop() }
-        signal(SIGTERM) { _ in TrainingLoop.requestStop() }
+        if DataParallel.group.size == 1 { signal(SIGTERM) { _ in TrainingLoop.requestStop() } }
         let env = try options.environment()
         let plan = try env.plan(suite, scale: options.scale)
         do {
