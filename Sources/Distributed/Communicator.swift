@@ -39,6 +39,43 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
         return ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"].contains { env[$0] != nil }
     }
 
+    /// A rank's compute threads when `TEMPO_THREADS` is not set, from its launcher's
+    /// environment: under `mpirun`, the machine's cores over the ranks on it
+    /// (`OMPI_COMM_WORLD_LOCAL_SIZE`); under `srun`, the CPUs Slurm gave each task
+    /// (`SLURM_CPUS_PER_TASK`), else the cores over the step's tasks on this node
+    /// (`SLURM_STEP_TASKS_PER_NODE` at `SLURM_NODEID`). Nil when the process is alone on its
+    /// machine (all cores, the kernels' own default).
+    public static func defaultThreads(_ env: [String: String], cores: Int) -> Int? {
+        if let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) {
+            return local > 1 ? max(1, cores / local) : nil
+        }
+        guard let list = env["SLURM_STEP_TASKS_PER_NODE"] else { return nil }
+        if let c = env["SLURM_CPUS_PER_TASK"].flatMap(Int.init), c > 0 { return c }
+        let node = env["SLURM_NODEID"].flatMap(Int.init) ?? 0
+        guard let local = tasksOnNode(list, node: node), local > 1 else { return nil }
+        return max(1, cores / local)
+    }
+
+    /// The task count of node `node` in Slurm's compressed per-node list: `2`, `4(x3)`,
+    /// `2(x2),1` (nil when malformed or too short).
+    public static func tasksOnNode(_ list: String, node: Int) -> Int? {
+        var index = 0
+        for item in list.split(separator: ",") {
+            let count: Int?, repeats: Int?
+            if let open = item.firstIndex(of: "(") {
+                guard item.hasSuffix(")"), item[item.index(after: open)...].hasPrefix("x") else { return nil }
+                count = Int(item[..<open])
+                repeats = Int(item[item.index(open, offsetBy: 2)..<item.index(before: item.endIndex)])
+            } else {
+                count = Int(item); repeats = 1
+            }
+            guard let count, let repeats, count >= 0, repeats >= 1 else { return nil }
+            if node < index + repeats { return count }
+            index += repeats
+        }
+        return nil
+    }
+
     /// The world communicator, initialising MPI on first use when launched by mpirun/srun.
     public static func world() throws -> Communicator {
         if let c = shared { return c }
@@ -51,14 +88,14 @@ public final class Communicator: ProcessGroup, @unchecked Sendable {
     /// (`DataParallel.group`). Returns it.
     ///
     /// Ranks sharing a machine share its cores: unless `TEMPO_THREADS` is set, each gets
-    /// cores ÷ ranks on the machine (Open MPI's `OMPI_COMM_WORLD_LOCAL_SIZE`) compute threads.
-    /// Call it before any kernel runs (the thread count is read once).
+    /// the compute threads `defaultThreads` gives. Call it before any kernel runs (the thread
+    /// count is read once).
     @discardableResult
     public static func installWorld() throws -> Communicator {
         let env = ProcessInfo.processInfo.environment
-        if isLaunchedByMPI, env["TEMPO_THREADS"] == nil, let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1 {
-            let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-            setenv("TEMPO_THREADS", "\(max(1, cores / local))", 1)
+        if isLaunchedByMPI, env["TEMPO_THREADS"] == nil,
+           let n = defaultThreads(env, cores: max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))) {
+            setenv("TEMPO_THREADS", "\(n)", 1)
         }
         let c = try world()
         DataParallel.group = c

@@ -1,3 +1,4 @@
+import Dispatch
 import Tensors
 
 /// The processes a training run is spread over (data parallelism), as the trainers see them.
@@ -30,10 +31,27 @@ public final class SingleProcess: ProcessGroup {
     public func barrier() throws {}
 }
 
+/// Wall time this process has spent in a data-parallel step's collectives, waiting for the
+/// other ranks included (what `bench perf pretrain-step` reports per step).
+public struct CommunicationTimes: Sendable, Equatable {
+    /// In `DataParallel.reduceGradients`: the gradient allreduce after the backward pass.
+    public var gradientSeconds = 0.0
+    public var gradientCalls = 0
+    /// In synchronised batch norm's statistics allreduces (forward and backward).
+    public var batchNormSeconds = 0.0
+    public var batchNormCalls = 0
+    public init() {}
+}
+
 /// The group trainers run in. `bench` (or a test helper) sets it once at start-up, before any
 /// training; it stays a world of one otherwise.
 public enum DataParallel {
     nonisolated(unsafe) public static var group: ProcessGroup = SingleProcess()
+
+    /// Totals since the process started (collectives are called by one thread at a time).
+    nonisolated(unsafe) public private(set) static var communication = CommunicationTimes()
+
+    static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 
     /// Whether this process writes files (checkpoints, results, logs): rank 0 alone.
     public static var isWriter: Bool { group.rank == 0 }
@@ -83,7 +101,10 @@ public enum DataParallel {
             throw DataParallelError("synchronised batch norm needs one shard per rank, not \(shards) shards over \(group.size) ranks")
         }
         BatchNormSync.reduce = { buffer in
+            let start = DispatchTime.now().uptimeNanoseconds
             do { try group.allreduceSum(&buffer) } catch { fatalError("rank \(group.rank): synchronised batch norm: \(error)") }
+            communication.batchNormSeconds += seconds(since: start)
+            communication.batchNormCalls += 1
         }
         defer { BatchNormSync.reduce = nil }
         return try body()
@@ -106,6 +127,8 @@ public enum DataParallel {
     public static func reduceGradients(_ parameters: [(String, Variable)], in group: ProcessGroup,
                                        bucketFloats: Int = 1 << 22) throws {
         guard group.size > 1 else { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { communication.gradientSeconds += seconds(since: start); communication.gradientCalls += 1 }
         var bucket: [Float] = []
         var members: [Variable] = []
         // A flag per parameter (1 where this rank has a gradient) travels with the values, so

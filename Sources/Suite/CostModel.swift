@@ -65,6 +65,10 @@ public enum CostModel {
         return 2 * (n - 1) / n * bytes / (gbits * 1e9 / 8) + buckets * 2 * (n - 1) * linkLatencySeconds
     }
 
+    /// The backward pass's share of a training step's compute: it costs about twice the
+    /// forward pass (the input and the weight gradients of every layer).
+    public static let backwardShare = 2.0 / 3.0
+
     /// A training stage spread over `ranks` ranks of the given rate: compute divides by the
     /// rank count, and each step adds its gradient allreduce (not overlapped with the
     /// backward pass in this build). `hidingBatch` is the per-rank batch whose compute would
@@ -74,7 +78,15 @@ public enum CostModel {
         public var communicationSeconds: Double
         public var perStepAllreduceSeconds: Double
         public var hidingBatch: Double
+        /// One rank's compute of one step (forward and backward of its slice of the batch).
+        public var perStepComputeSeconds: Double = 0
+        /// The most that overlapping each step's allreduce with its backward pass could save
+        /// over the stage: per step, the allreduce or the backward pass, whichever is shorter
+        /// (an upper bound: the bucket of the last gradients is never hidden).
+        public var overlapSavingSeconds: Double = 0
         public var totalSeconds: Double { computeSeconds + communicationSeconds }
+        /// The share of the stage's time on the ranks that overlap could save at most.
+        public var overlapSavingShare: Double { totalSeconds > 0 ? overlapSavingSeconds / totalSeconds : 0 }
         /// Speed-up over one rank, divided by the rank count.
         public func efficiency(ranks: Int, oneRankSeconds: Double) -> Double { oneRankSeconds / totalSeconds / Double(ranks) }
     }
@@ -83,7 +95,10 @@ public enum CostModel {
         guard let steps = e.steps, let floats = e.gradientFloats, let batch = e.batch, steps > 0 else { return nil }
         let step = ringAllreduceSeconds(floats: floats, ranks: ranks, gbits: gbits)
         let perClipSeconds = e.macs / macsPerSecond / (steps * Double(batch))
+        let perStepCompute = perClipSeconds * Double(batch) / Double(ranks)
         return DataParallelCost(computeSeconds: e.macs / macsPerSecond / Double(ranks), communicationSeconds: steps * step,
-                                perStepAllreduceSeconds: step, hidingBatch: step / perClipSeconds)
+                                perStepAllreduceSeconds: step, hidingBatch: step / perClipSeconds,
+                                perStepComputeSeconds: perStepCompute,
+                                overlapSavingSeconds: steps * min(step, backwardShare * perStepCompute))
     }
 }

@@ -99,4 +99,6 @@ public struct ExecutorRegistry: Sendable {
     public mutating func register(_ e: any StageExecutor) { byKind[e.kind] = e }
     public subscript(kind: String) -> (any StageExecutor)? { byKind[kind] }
     public var kinds: [String] { byKind.keys.sorted() }
+    /// The kinds whose stages run on every rank (`StageExecutor.dataParallel`: the trainers).
+    public var dataParallelKinds: Set<String> { Set(byKind.values.filter(\.dataParallel).map(\.kind)) }
 }

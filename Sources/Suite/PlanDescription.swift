@@ -18,7 +18,7 @@ public struct PlanDescription {
         var out = "\(plan.suite.name) at scale \(plan.scale.rawValue): \(plan.stages.count) stages, \(plan.cells.count) cells\n"
         var totalMacs = 0.0, totalCPU = 0.0, cpuKnown = true
         let rate = plan.scale == .paper ? CostModel.gpuMACsPerSecond : CostModel.cpuMACsPerSecond(plan.scale)
-        var oneRank = 0.0, onRanks = 0.0
+        var oneRank = 0.0, onRanks = 0.0, overlapSaving = 0.0
         for stage in plan.stages {
             let state = try store.result(stage.identity) != nil ? "cached " : "pending"
             let needs = stage.inputs.compactMap { id in plan.stage(identity: id)?.key }
@@ -34,10 +34,12 @@ public struct PlanDescription {
                 if ranks > 1 {
                     if let dp = CostModel.dataParallel(e, ranks: ranks, gbits: linkGbits, macsPerSecond: rate) {
                         onRanks += dp.totalSeconds
-                        line += String(format: "  | %d ranks: ≈ %@ (allreduce %.0f MB/step, %.1f ms; %.0f %% efficient; hidden above %.1f clips/rank)",
+                        line += String(format: "  | %d ranks: ≈ %@ (allreduce %.0f MB/step, %.1f ms against %.1f ms compute; %.0f %% efficient; hidden above %.1f clips/rank; overlap would save ≤ %.0f %%)",
                                        ranks, ProgressSink.duration(dp.totalSeconds), 4 * (e.gradientFloats ?? 0) / 1e6,
-                                       dp.perStepAllreduceSeconds * 1e3, 100 * dp.efficiency(ranks: ranks, oneRankSeconds: e.macs / rate),
-                                       dp.hidingBatch)
+                                       dp.perStepAllreduceSeconds * 1e3, dp.perStepComputeSeconds * 1e3,
+                                       100 * dp.efficiency(ranks: ranks, oneRankSeconds: e.macs / rate),
+                                       dp.hidingBatch, 100 * dp.overlapSavingShare)
+                        overlapSaving += dp.overlapSavingSeconds
                     } else {
                         onRanks += e.macs / rate
                         line += "  | rank 0 alone"
@@ -55,6 +57,8 @@ public struct PlanDescription {
             out += String(format: "\non %d ranks at %g Gbit/s: ≈ %@ wall against ≈ %@ on one (%@ a rank; ring allreduce, %.0f µs a message, not overlapped)",
                           ranks, linkGbits, ProgressSink.duration(onRanks), ProgressSink.duration(oneRank),
                           plan.scale == .paper ? "one GPU" : "one machine like this one", CostModel.linkLatencySeconds * 1e6)
+            out += String(format: "; overlapping the allreduce with the backward pass would save ≤ %@ (%.0f %%)",
+                          ProgressSink.duration(overlapSaving), onRanks > 0 ? 100 * overlapSaving / onRanks : 0)
         }
         return out + "\n"
     }

@@ -14,8 +14,13 @@ public struct SlurmSettings: Sendable, Equatable {
     /// GPUs per task (`--gpus-per-task`); this build's stages run on the CPU, so a request
     /// only reserves them for a later GPU backend.
     public var gpusPerTask: Int?
-    /// Data-parallel ranks of a training stage (`--ntasks`, started through `srun`).
+    /// Data-parallel ranks of a training stage (`--ntasks`, started through `srun`); stages
+    /// that rank 0 runs alone (probes, ICM) and cache jobs ask for one task.
     public var ranks: Int = 1
+    /// The PMI that `srun` starts multi-rank stages with (`srun --mpi=TYPE`). Open MPI 4
+    /// as Debian and most sites build it, and Open MPI 5 always, join only through PMIx:
+    /// with `pmi2` or `none` every rank fails in `MPI_Init` (docs/slurm.md, "Ranks").
+    public var mpi: String = "pmix"
     /// Seconds before the time limit at which Slurm signals the job (`--signal=B:USR1@N`):
     /// the job stops its stage and requeues itself; the rerun resumes from the last checkpoint.
     public var signalSeconds: Int = 300
@@ -27,7 +32,7 @@ public struct SlurmSettings: Sendable, Equatable {
     public init() {}
 
     /// Settings keys of a `slurm:` block.
-    static let keys: Set<String> = ["partition", "time", "cpus_per_task", "gpus_per_task", "ranks", "signal_seconds",
+    static let keys: Set<String> = ["partition", "time", "cpus_per_task", "gpus_per_task", "ranks", "mpi", "signal_seconds",
                                     "extra_args", "poll_seconds"]
 
     /// Reads the `slurm:` block of a YAML settings file; every key is checked.
@@ -47,6 +52,13 @@ public struct SlurmSettings: Sendable, Equatable {
         if let n = m["cpus_per_task"] { s.cpusPerTask = try positive(reader, n, "slurm.cpus_per_task") }
         if let n = m["gpus_per_task"] { s.gpusPerTask = try positive(reader, n, "slurm.gpus_per_task") }
         if let n = m["ranks"] { s.ranks = try positive(reader, n, "slurm.ranks") }
+        if let n = m["mpi"] {
+            let text = try reader.string(n, "slurm.mpi")
+            guard isMPIType(text) else {
+                throw reader.fail(n, "slurm.mpi", "'\(text)' is not an srun MPI type (pmix, pmix_v4, pmi2, …: `srun --mpi=list`)")
+            }
+            s.mpi = text
+        }
         if let n = m["signal_seconds"] { s.signalSeconds = try positive(reader, n, "slurm.signal_seconds") }
         if let n = m["poll_seconds"] {
             let v = try reader.double(n, "slurm.poll_seconds")
@@ -61,6 +73,11 @@ public struct SlurmSettings: Sendable, Equatable {
         let v = try reader.int(node, key)
         guard v >= 1 else { throw reader.fail(node, key, "must be at least 1, got \(v)") }
         return v
+    }
+
+    /// Whether `text` can name an srun MPI plugin (`pmix`, `pmix_v4`, `pmi2`: letters, digits, `_`).
+    public static func isMPIType(_ text: String) -> Bool {
+        !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
     }
 
     /// Whether `text` is one of Slurm's time formats.

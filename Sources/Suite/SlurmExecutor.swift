@@ -13,11 +13,20 @@ public struct SlurmExecutor {
     public var progress: ProgressSink
     /// The scale of the plans (cache job records are per scale: each scale reads other data).
     public var scale: Scale
+    /// Stage kinds that run on every rank (`ExecutorRegistry.dataParallelKinds`): only their
+    /// jobs ask for `settings.ranks` tasks; the others run on rank 0 alone and ask for one.
+    public var dataParallelKinds: Set<String>
 
     public init(settings: SlurmSettings, store: RunStore, command: SlurmJobCommand, runner: any CommandRunning = ProcessCommandRunner(),
-                progress: ProgressSink, scale: Scale) {
+                progress: ProgressSink, scale: Scale, dataParallelKinds: Set<String>) {
         self.settings = settings; self.store = store; self.command = command; self.runner = runner
-        self.progress = progress; self.scale = scale
+        self.progress = progress; self.scale = scale; self.dataParallelKinds = dataParallelKinds
+    }
+
+    /// The tasks (MPI ranks) a target's job asks for.
+    public func ranks(_ target: SlurmTarget) -> Int {
+        if case .stage(let s) = target, dataParallelKinds.contains(s.kind) { return settings.ranks }
+        return 1
     }
 
     // MARK: records
@@ -162,8 +171,8 @@ public struct SlurmExecutor {
         try FileManager.default.createDirectory(at: script.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         let log = logPattern(target)
-        let text = SlurmScript.render(target, settings: settings, command: command.arguments(for: target), log: log,
-                                      workingDirectory: command.workingDirectory)
+        let text = SlurmScript.render(target, settings: settings, ranks: ranks(target), command: command.arguments(for: target),
+                                      log: log, workingDirectory: command.workingDirectory)
         try Data(text.utf8).write(to: script)
         var args = ["sbatch", "--parsable"]
         if !dependencies.isEmpty { args.append("--dependency=afterok:" + dependencies.joined(separator: ":")) }

@@ -41,10 +41,13 @@ public enum SlurmScript {
     /// writes its checkpoint after the step in progress and stops), stops it after a grace
     /// period if need be, and requeues itself; the rerun resumes from the checkpoint.
     /// Dependencies and `extra_args` go on the `sbatch` command line instead.
-    public static func render(_ target: SlurmTarget, settings: SlurmSettings, command: [String], log: String,
+    ///
+    /// With `ranks` above 1 the job asks for that many tasks on one node and starts `bench`
+    /// once per task with `srun --mpi=TYPE` (the ranks of one MPI world), passing the CPUs
+    /// per task on explicitly (Slurm 22.05's srun does not inherit sbatch's) and ending every
+    /// rank when one exits in failure (`--kill-on-bad-exit`), so no rank waits for a dead one.
+    public static func render(_ target: SlurmTarget, settings: SlurmSettings, ranks: Int, command: [String], log: String,
                               workingDirectory: String) -> String {
-        let ranks: Int
-        if case .stage = target { ranks = settings.ranks } else { ranks = 1 }
         var lines = ["#!/bin/bash"]
         lines.append("#SBATCH --job-name=\(jobName(target))")
         lines.append("#SBATCH --output=\(log)")
@@ -59,7 +62,12 @@ public enum SlurmScript {
         if let t = settings.timeLimit { lines.append("#SBATCH --time=\(t)") }
         if let c = settings.cpusPerTask { lines.append("#SBATCH --cpus-per-task=\(c)") }
         if let g = settings.gpusPerTask { lines.append("#SBATCH --gpus-per-task=\(g)") }
-        let launch = ranks > 1 ? "srun --ntasks=\(ranks) " : ""
+        var launch = ""
+        if ranks > 1 {
+            launch = "srun --mpi=\(settings.mpi) --ntasks=\(ranks)"
+            if let c = settings.cpusPerTask { launch += " --cpus-per-task=\(c)" }
+            launch += " --kill-on-bad-exit=1 "
+        }
         lines += [
             "",
             "# tempo-bench: \(target.label)",

@@ -14,6 +14,10 @@ public enum BLAS {
         return String(cString: text)
     }
 
+    /// The threads OpenBLAS runs a call on now (`Parallel.threadCount` outside
+    /// `withThreads`, once a kernel has run).
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
     /// Runs `body` with OpenBLAS limited to `n` threads, restoring the default after.
     @inlinable
     public static func withThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
@@ -37,6 +41,7 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        _ = Parallel.threadCount  // sets OpenBLAS's thread count on first use
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans,
                     transB ? CblasTrans : CblasNoTrans,

@@ -15,9 +15,19 @@ public struct UnsafeSendable<Pointer>: @unchecked Sendable {
 /// seed and thread count give bit-identical results (work is split into fixed chunks).
 public enum Parallel {
     /// Worker threads used by the kernels: `TEMPO_THREADS` if set, else the active cores.
+    /// OpenBLAS is set to the same count when it is first read (`BLAS.gemm` reads it): left
+    /// alone, OpenBLAS starts as many threads as the process's CPU affinity allows, so one
+    /// thread count would give other last bits under `mpirun` (which binds each rank to a
+    /// core) than under `srun` or a plain start (which do not bind).
     public static let threadCount: Int = {
-        if let text = getenv("TEMPO_THREADS"), let n = Int(String(cString: text)), n > 0 { return n }
-        return max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let n: Int
+        if let text = getenv("TEMPO_THREADS"), let v = Int(String(cString: text)), v > 0 {
+            n = v
+        } else {
+            n = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        }
+        openblas_set_num_threads(Int32(n))
+        return n
     }()
 
     /// Runs `body(chunk)` for `chunks` disjoint chunks on up to `threadCount` threads.

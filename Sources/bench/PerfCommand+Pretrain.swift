@@ -67,7 +67,12 @@ struct PerfPretrainStep: ParsableCommand {
         allreduce, the update and the banks' all-gather. Started plainly it is one process; \
         under `mpirun -np N` the global batch is split over N ranks (each with cores ÷ ranks \
         threads unless TEMPO_THREADS is set) and rank 0 prints the figure. Compare \
-        `mpirun -np 2 bench perf pretrain-step` with `bench perf pretrain-step` back to back.
+        `mpirun -np 2 bench perf pretrain-step` with `bench perf pretrain-step` back to back. \
+        On several ranks the figure also gives the median milliseconds a step spent in the \
+        gradient allreduce (grad_allreduce_ms, waiting for the slower rank included) and in \
+        synchronised batch norm's allreduces (bn_allreduce_ms), their share of the step, and \
+        the gradient allreduce alone after a barrier (allreduce_alone_ms: the transfer that \
+        overlapping it with the backward pass could hide at most).
         """)
     @OptionGroup var options: PerfOptions
     @Option(help: "Scale whose preset (crop, width, batch) is measured: ci or mini.") var scale = "ci"
@@ -96,18 +101,40 @@ struct PerfPretrainStep: ParsableCommand {
         let mine = DataParallel.localItems(b, shards: try DataParallel.shards(nil, in: group), in: group)
         let batch = PretrainBatch(instances: (0..<b).map { $0 * 7 % 4096 }, slow: DataParallel.rows(slow, mine),
                                   fast: DataParallel.rows(fast, mine), loaded: group.size == 1 ? nil : mine)
-        var times: [Double] = []
+        var times: [Double] = [], gradients: [Double] = [], batchNorm: [Double] = []
         for i in 0..<(options.repeats + 1) {
             try group.barrier()
+            let before = DataParallel.communication
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try trainer.trainStep(batch, stepsPerEpoch: 1000)
-            if i > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }  // the first warms up
+            guard i > 0 else { continue }  // the first warms up
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            gradients.append(DataParallel.communication.gradientSeconds - before.gradientSeconds)
+            batchNorm.append(DataParallel.communication.batchNormSeconds - before.batchNormSeconds)
+        }
+        // The same allreduce with both ranks ready: its transfer, without the wait for a slower rank.
+        var alone: [Double] = []
+        if group.size > 1 {
+            for _ in 0..<options.repeats {
+                try group.barrier()
+                let start = DispatchTime.now().uptimeNanoseconds
+                try DataParallel.reduceGradients(trainer.optimizer.parameters, in: group)
+                alone.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
         }
         guard group.rank == 0 else { return }
-        let seconds = times.sorted()[times.count / 2]
-        Figure(name: "pretrain-step.r\(depth).\(scale)", value: Double(b) / seconds, unit: "clips/s",
-               config: ["batch": b, "crop": preset.crop, "width": preset.widthMultiplier, "ranks": group.size,
-                        "threads_per_rank": Parallel.threadCount, "sync_batch_norm": syncBatchNorm, "step_ms": seconds * 1e3,
-                        "parameters": trainer.optimizer.parameters.reduce(0) { $0 + $1.1.value.count }]).print(json: options.json)
+        let median = { (x: [Double]) in x.sorted()[x.count / 2] }
+        let seconds = median(times)
+        var figure: [String: Any] = [
+            "batch": b, "crop": preset.crop, "width": preset.widthMultiplier, "ranks": group.size,
+            "threads_per_rank": Parallel.threadCount, "sync_batch_norm": syncBatchNorm, "step_ms": seconds * 1e3,
+            "parameters": trainer.optimizer.parameters.reduce(0) { $0 + $1.1.value.count }]
+        if group.size > 1 {
+            figure["grad_allreduce_ms"] = median(gradients) * 1e3
+            figure["grad_allreduce_share"] = median(zip(gradients, times).map { $0 / $1 })
+            figure["bn_allreduce_ms"] = median(batchNorm) * 1e3
+            figure["allreduce_alone_ms"] = median(alone) * 1e3
+        }
+        Figure(name: "pretrain-step.r\(depth).\(scale)", value: Double(b) / seconds, unit: "clips/s", config: figure).print(json: options.json)
     }
 }

@@ -67,7 +67,7 @@ struct PerfCommand: ParsableCommand {
 
 func printEngineFigures(json: Bool) {
     Figure(name: "openblas.core", value: BLAS.coreName,
-           config: ["threads": Parallel.threadCount, "openblas": BLAS.config]).print(json: json)
+           config: ["threads": Parallel.threadCount, "openblas_threads": BLAS.threads, "openblas": BLAS.config]).print(json: json)
 }
 
 struct PerfAll: ParsableCommand {
@@ -95,7 +95,7 @@ struct PerfGEMM: ParsableCommand {
         let a = Tensor.randomNormal([n, n], using: &rng), b = Tensor.randomNormal([n, n], using: &rng)
         let seconds = medianSeconds(repeats: max(options.repeats, 5)) { _ = matmulForward(a, b) }
         Figure(name: "gemm.1024", value: 2 * Double(n * n * n) / seconds / 1e9, unit: "GFLOPS",
-               config: ["m": n, "n": n, "k": n, "threads": Parallel.threadCount]).print(json: options.json)
+               config: ["m": n, "n": n, "k": n, "threads": Parallel.threadCount, "openblas_threads": BLAS.threads]).print(json: options.json)
     }
 }
 

@@ -13,7 +13,7 @@ struct ExecutorOptions: ParsableArguments {
     @Option(help: "Where stages run: local (in this process) or slurm (one sbatch job per stage, dependencies as afterok).")
     var executor: ExecutorKind = .local
 
-    @Option(help: ArgumentHelp("Slurm job settings from the `slurm:` block of a YAML file (keys: partition, time, cpus_per_task, gpus_per_task, ranks, signal_seconds, extra_args, poll_seconds); the options below override it.",
+    @Option(help: ArgumentHelp("Slurm job settings from the `slurm:` block of a YAML file (keys: partition, time, cpus_per_task, gpus_per_task, ranks, mpi, signal_seconds, extra_args, poll_seconds); the options below override it.",
                                valueName: "file"))
     var slurmConfig: String?
 
@@ -29,8 +29,12 @@ struct ExecutorOptions: ParsableArguments {
     @Option(help: "GPUs per task (sbatch --gpus-per-task); reserved for a GPU backend, this build computes on the CPU.")
     var gpusPerTask: Int?
 
-    @Option(help: "Data-parallel ranks per stage (sbatch --ntasks, started with srun; set MpiDefault or SLURM_MPI_TYPE=pmix for Open MPI).")
+    @Option(help: "Data-parallel ranks of each training stage (sbatch --ntasks on one node, the ranks started with srun; --cpus-per-task is per rank).")
     var ranks: Int?
+
+    @Option(help: ArgumentHelp("The PMI srun starts the ranks with (srun --mpi=TYPE; default pmix, the only one Open MPI joins through).",
+                               valueName: "type"))
+    var mpi: String?
 
     @Option(help: "Seconds before the time limit at which a job is signalled to stop and requeue itself (sbatch --signal=B:USR1@N; default 300).")
     var signalSeconds: Int?
@@ -56,7 +60,7 @@ struct ExecutorOptions: ParsableArguments {
     func validate() throws {
         if !isSlurm {
             let given = [("--slurm-config", slurmConfig != nil), ("--partition", partition != nil), ("--time", timeLimit != nil),
-                         ("--cpus-per-task", cpusPerTask != nil), ("--gpus-per-task", gpusPerTask != nil), ("--ranks", ranks != nil),
+                         ("--cpus-per-task", cpusPerTask != nil), ("--gpus-per-task", gpusPerTask != nil), ("--ranks", ranks != nil), ("--mpi", mpi != nil),
                          ("--signal-seconds", signalSeconds != nil), ("--sbatch-arg", !sbatchArguments.isEmpty),
                          ("--poll-seconds", pollSeconds != nil), ("--bench-path", benchPath != nil), ("--wait", wait)]
             if let first = given.first(where: \.1) { throw ValidationError("\(first.0) applies to the Slurm executor: add --executor slurm") }
@@ -66,6 +70,9 @@ struct ExecutorOptions: ParsableArguments {
         }
         for (name, value) in [("--cpus-per-task", cpusPerTask), ("--gpus-per-task", gpusPerTask), ("--ranks", ranks), ("--signal-seconds", signalSeconds)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1, got \(value)") }
+        }
+        if let mpi, !SlurmSettings.isMPIType(mpi) {
+            throw ValidationError("--mpi \(mpi): not an srun MPI type (pmix, pmix_v4, pmi2, …: `srun --mpi=list` lists them)")
         }
         if let p = pollSeconds, !(p > 0) { throw ValidationError("--poll-seconds must be positive, got \(p)") }
         if let path = slurmConfig, !FileManager.default.fileExists(atPath: path) { throw ValidationError("--slurm-config \(path): no such file") }
@@ -82,6 +89,7 @@ struct ExecutorOptions: ParsableArguments {
         if let cpusPerTask { s.cpusPerTask = cpusPerTask }
         if let gpusPerTask { s.gpusPerTask = gpusPerTask }
         if let ranks { s.ranks = ranks }
+        if let mpi { s.mpi = mpi }
         if let signalSeconds { s.signalSeconds = signalSeconds }
         if let pollSeconds { s.pollSeconds = pollSeconds }
         s.extraArguments += sbatchArguments
@@ -97,7 +105,8 @@ struct ExecutorOptions: ParsableArguments {
     }
 
     /// The executor for `options`, with absolute paths (the jobs may start in another folder).
-    static func executor(_ settings: SlurmSettings, options: SuiteOptions, benchPath: String?) -> SlurmExecutor {
+    static func executor(_ settings: SlurmSettings, options: SuiteOptions, benchPath: String?,
+                         dataParallelKinds: Set<String> = []) -> SlurmExecutor {
         let abs = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         var pass = ["--scale", options.scale.rawValue, "--suites", abs(options.suites), "--manifest", abs(options.manifest),
                     "--store", abs(options.store), "--cache", abs(options.cache)]
@@ -105,7 +114,7 @@ struct ExecutorOptions: ParsableArguments {
         let command = SlurmJobCommand(executable: benchPath ?? currentExecutable(), options: pass,
                                       workingDirectory: FileManager.default.currentDirectoryPath)
         return SlurmExecutor(settings: settings, store: RunStore(root: URL(fileURLWithPath: abs(options.store))), command: command,
-                             progress: ProgressSink(quiet: options.quiet), scale: options.scale)
+                             progress: ProgressSink(quiet: options.quiet), scale: options.scale, dataParallelKinds: dataParallelKinds)
     }
 
     /// `bench run|all --executor slurm`: submits the suites' unfinished stages (nil: every
@@ -126,7 +135,8 @@ struct ExecutorOptions: ParsableArguments {
             env.requireData = true
         }
         let plans = try suites.map { try env.plan($0, scale: options.scale) }
-        let executor = Self.executor(try settings(), options: options, benchPath: benchPath)
+        let executor = Self.executor(try settings(), options: options, benchPath: benchPath,
+                                     dataParallelKinds: env.executors.dataParallelKinds)
         let summary = try executor.submit(plans)
         print("slurm: submitted \(summary.submitted.count) jobs; \(summary.reused.count) already pending or running; "
               + "\(summary.finished) stages already finished")
@@ -197,9 +207,13 @@ struct JobStageCommand: ParsableCommand {
     func run() throws {
         // The job script forwards Slurm's signal ahead of the time limit as SIGUSR1, and Slurm
         // sends SIGTERM (SIGKILL KillWait seconds later) when it requeues, preempts or cancels
-        // the job: a training stage then checkpoints after its current step and stops.
+        // the job: a training stage then checkpoints after its current step and stops. On
+        // several ranks a stop request is not honoured (the ranks would see it at different
+        // steps), so SIGTERM keeps its default and ends the rank at once: when srun ends the
+        // step because another rank died, this one is not left waiting in a collective for
+        // KillWait's SIGKILL.
         signal(SIGUSR1) { _ in TrainingLoop.requestStop() }
-        signal(SIGTERM) { _ in TrainingLoop.requestStop() }
+        if DataParallel.group.size == 1 { signal(SIGTERM) { _ in TrainingLoop.requestStop() } }
         let env = try options.environment()
         let plan = try env.plan(suite, scale: options.scale)
         do {

@@ -66,6 +66,25 @@ final class CLITests: XCTestCase {
         XCTAssertGreaterThan(lines[1]?["value"] as? Double ?? 0, 1)
     }
 
+    /// OpenBLAS runs on the kernels' thread count (`TEMPO_THREADS`), not on as many threads
+    /// as the CPU affinity allows: otherwise one thread count would give other last bits
+    /// under mpirun (which binds each rank to a core) than under srun (which does not).
+    func testOpenBLASFollowsTheThreadCount() throws {
+        var env = ProcessInfo.processInfo.environment
+        for threads in [1, 2] {
+            env["TEMPO_THREADS"] = "\(threads)"
+            let r = try run(["perf", "gemm", "--json", "--repeats", "1"], environment: env)
+            XCTAssertEqual(r.status, 0, r.err)
+            let lines = r.out.split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            XCTAssertEqual(lines.count, 2, r.out)
+            for line in lines {
+                let config = line?["config"] as? [String: Any]
+                XCTAssertEqual(config?["threads"] as? Int, threads, r.out)
+                XCTAssertEqual(config?["openblas_threads"] as? Int, threads, r.out)
+            }
+        }
+    }
+
     /// With no OPENBLAS_CORETYPE set, bench picks the best kernel the CPU supports by
     /// re-executing itself; a user's choice is kept.
     func testKernelSelection() throws {

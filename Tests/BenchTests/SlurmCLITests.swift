@@ -18,6 +18,8 @@ final class SlurmCLITests: XCTestCase {
             (["all", "--wait"], "--wait applies to the Slurm executor"),
             (["run", "ci", "--executor", "slurm", "--time", "soon"], "--time soon: not a Slurm time limit"),
             (["run", "ci", "--executor", "slurm", "--ranks", "0"], "--ranks must be at least 1, got 0"),
+            (["run", "ci", "--executor", "slurm", "--ranks", "2", "--mpi", "pmix;reboot"], "--mpi pmix;reboot: not an srun MPI type"),
+            (["run", "ci", "--mpi", "pmix"], "--mpi applies to the Slurm executor: add --executor slurm"),
             (["run", "ci", "--executor", "slurm", "--slurm-config", "/nonexistent/cluster.yaml"], "--slurm-config /nonexistent/cluster.yaml: no such file"),
             (["run", "ci", "--executor", "pbs"], "pbs"),
             (["plan", "ci", "--wait"], "--wait"),

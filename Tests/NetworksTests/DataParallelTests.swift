@@ -40,6 +40,31 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(group.calls, 2, "two buckets")
     }
 
+    /// The time a step spends in the gradient allreduce is counted (what `bench perf
+    /// pretrain-step` reports), waiting included; a world of one makes no call and counts none.
+    func testGradientAllreduceTimeIsCounted() throws {
+        final class SlowGroup: ProcessGroup {
+            let rank = 0, size = 2
+            func allreduceSum(_ buffer: inout [Float]) throws { usleep(20_000); buffer = buffer.map { $0 * 2 } }
+            func allreduceSum(_ buffer: inout [Double]) throws { usleep(20_000); buffer = buffer.map { $0 * 2 } }
+            func allgather(_ local: [Float]) throws -> [Float] { local + local }
+            func broadcast(_ data: inout [UInt8], root: Int) throws {}
+            func barrier() throws {}
+        }
+        let a = Variable(Tensor(shape: [3], scalars: [1, 2, 3])), b = Variable(Tensor(shape: [2], scalars: [0, 0]))
+        a.grad = Tensor(shape: [3], scalars: [1, 1, 1]); b.grad = Tensor(shape: [2], scalars: [1, 1])
+        let before = DataParallel.communication
+        try DataParallel.reduceGradients([("a", a), ("b", b)], in: SlowGroup(), bucketFloats: 3)  // two buckets
+        let after = DataParallel.communication
+        XCTAssertEqual(after.gradientCalls, before.gradientCalls + 1)
+        XCTAssertGreaterThanOrEqual(after.gradientSeconds - before.gradientSeconds, 0.04, "two allreduces of 20 ms")
+        XCTAssertLessThan(after.gradientSeconds - before.gradientSeconds, 5)
+        XCTAssertEqual(after.batchNormCalls, before.batchNormCalls)
+        try DataParallel.reduceGradients([("a", a)], in: SingleProcess())
+        XCTAssertEqual(DataParallel.communication, after)
+        XCTAssertEqual(a.grad?.scalars, [2, 2, 2])
+    }
+
     /// Per-shard batch norm: the running statistics end at the mean of each shard's update
     /// from the same starting point.
     func testShardBuffersEndAtTheMeanOfTheShards() throws {
@@ -69,6 +94,7 @@ final class DataParallelTests: XCTestCase {
                                             training: true, momentum: 0.1, epsilon: 1e-5)
         let (gxAll, ggAll, gbAll) = pullAll(bothGy)
         let group = MirroredGroup(rank: 0, size: 2)
+        let batchNormCallsBefore = DataParallel.communication.batchNormCalls
         let (y, gx, gg, gb) = try DataParallel.withBatchNormSync(true, shards: 2, in: group) { () -> (Tensor, Tensor, Tensor, Tensor) in
             let (y, pull) = _vjpBatchNorm(x, gamma: gamma, beta: beta, runningMean: &rm2, runningVariance: &rv2,
                                           training: true, momentum: 0.1, epsilon: 1e-5)
@@ -77,6 +103,7 @@ final class DataParallelTests: XCTestCase {
         }
         XCTAssertNil(BatchNormSync.reduce, "synchronisation ends with the step")
         XCTAssertEqual(group.calls, 3, "two reductions forward, one backward")
+        XCTAssertEqual(DataParallel.communication.batchNormCalls - batchNormCallsBefore, 3, "each one counted")
         assertClose(y, Tensor(shape: x.shape, scalars: Array(yAll.scalars.prefix(x.count))), rtol: 1e-5, atol: 1e-6)
         assertClose(gx, Tensor(shape: x.shape, scalars: Array(gxAll.scalars.prefix(x.count))), rtol: 1e-4, atol: 1e-5)
         assertClose(rm2, rm1, rtol: 1e-5, atol: 1e-6); assertClose(rv2, rv1, rtol: 1e-5, atol: 1e-6)

@@ -82,15 +82,17 @@ final class SlurmTests: XCTestCase {
     func plan() throws -> Plan {
         let url = dir.appendingPathComponent("demo.yaml")
         try suiteText.write(to: url, atomically: true, encoding: .utf8)
-        let reg = ExecutorRegistry([FakeExecutor(kind: "pre"), FakeExecutor(kind: "fine")])
-        return try Planner(executors: reg, datasetIdentity: { _ in "d" }).plan(SuiteSpec.load(url), scale: .ci)
+        return try Planner(executors: registry, datasetIdentity: { _ in "d" }).plan(SuiteSpec.load(url), scale: .ci)
     }
+
+    /// `pre` stands for a trainer (data-parallel), `fine` for a stage rank 0 runs alone.
+    let registry = ExecutorRegistry([FakeExecutor(kind: "pre", dataParallel: true), FakeExecutor(kind: "fine")])
 
     func executor(_ fake: FakeSlurm, settings: SlurmSettings = SlurmSettings()) -> SlurmExecutor {
         let command = SlurmJobCommand(executable: "/opt/tempo/bench", options: ["--scale", "ci", "--store", dir.appendingPathComponent("runs").path],
                                       workingDirectory: "/work/tempo")
         return SlurmExecutor(settings: settings, store: RunStore(root: dir.appendingPathComponent("runs")), command: command,
-                             runner: fake, progress: ProgressSink(quiet: true), scale: .ci)
+                             runner: fake, progress: ProgressSink(quiet: true), scale: .ci, dataParallelKinds: registry.dataParallelKinds)
     }
 
     func dependency(_ call: [String]) -> String? {
@@ -202,7 +204,7 @@ final class SlurmTests: XCTestCase {
         try executor(FakeSlurm()).submit([plan])
         let ex = SlurmExecutor(settings: SlurmSettings(), store: RunStore(root: dir.appendingPathComponent("runs")),
                                command: SlurmJobCommand(executable: "/b", options: [], workingDirectory: "/"), runner: NoSlurm(),
-                               progress: ProgressSink(quiet: true), scale: .ci)
+                               progress: ProgressSink(quiet: true), scale: .ci, dataParallelKinds: [])
         let listed = try ex.status([plan], withoutSlurm: true)
         XCTAssertEqual(listed.count, 5)
         XCTAssertTrue(listed.allSatisfy { $0.state == SlurmJobState(name: "UNKNOWN", reason: "squeue not found") })
@@ -294,7 +296,7 @@ final class SlurmTests: XCTestCase {
         var s = SlurmSettings()
         s.partition = "gpu"; s.timeLimit = "04:00:00"; s.cpusPerTask = 8; s.gpusPerTask = 1; s.ranks = 4
         let stage = plan.stages[0]
-        let text = SlurmScript.render(.stage(stage), settings: s, command: ["/opt/b ench", "job", "stage", "demo", stage.identity],
+        let text = SlurmScript.render(.stage(stage), settings: s, ranks: 4, command: ["/opt/b ench", "job", "stage", "demo", stage.identity],
                                       log: "/runs/slurm/logs/x-%j.log", workingDirectory: "/work")
         let lines = text.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines[0], "#!/bin/bash")
@@ -305,16 +307,48 @@ final class SlurmTests: XCTestCase {
                          "    for ((i = 0; i < 150; i++)); do kill -0 \"$child\" 2>/dev/null || break; sleep 1; done"] {
             XCTAssertTrue(lines.contains(expected), "missing \(expected) in\n\(text)")
         }
-        XCTAssertTrue(lines.contains("srun --ntasks=4 '/opt/b ench' job stage demo \(stage.identity) &"), text)
+        // The ranks join through PMIx, get the job's CPUs per task (srun 22.05 does not
+        // inherit them) and end together when one fails.
+        XCTAssertTrue(lines.contains("srun --mpi=pmix --ntasks=4 --cpus-per-task=8 --kill-on-bad-exit=1 '/opt/b ench' job stage demo \(stage.identity) &"), text)
+        s.mpi = "pmi2"; s.cpusPerTask = nil
+        let other = SlurmScript.render(.stage(stage), settings: s, ranks: 2, command: ["/b"], log: "/l", workingDirectory: "/w")
+        XCTAssertTrue(other.contains("\nsrun --mpi=pmi2 --ntasks=2 --kill-on-bad-exit=1 /b &\n"), other)
+        XCTAssertTrue(other.contains("#SBATCH --ntasks=2\n"), other)
         // A cache job is one task; no GPUs section changes that.
-        let cache = SlurmScript.render(.cache(dataset: "kin"), settings: s, command: ["/b", "job", "cache", "kin"], log: "/l", workingDirectory: "/w")
+        let cache = SlurmScript.render(.cache(dataset: "kin"), settings: s, ranks: 1, command: ["/b", "job", "cache", "kin"], log: "/l", workingDirectory: "/w")
         XCTAssertTrue(cache.contains("#SBATCH --ntasks=1\n"))
         XCTAssertTrue(cache.contains("\n/b job cache kin &\n"))
         // A one-rank stage runs without srun; no partition or limit unless given.
-        let plain = SlurmScript.render(.stage(stage), settings: SlurmSettings(), command: ["/b"], log: "/l", workingDirectory: "/w")
+        let plain = SlurmScript.render(.stage(stage), settings: SlurmSettings(), ranks: 1, command: ["/b"], log: "/l", workingDirectory: "/w")
         XCTAssertFalse(plain.contains("srun"))
         XCTAssertFalse(plain.contains("--partition"))
         XCTAssertFalse(plain.contains("--time"))
+    }
+
+    /// With `ranks: 2` only the trainers' jobs ask for two tasks and start srun; a stage rank
+    /// 0 runs alone and the cache jobs ask for one task, so they hold no idle CPUs.
+    func testOnlyDataParallelStagesAskForSeveralRanks() throws {
+        let plan = try plan()
+        XCTAssertEqual(registry.dataParallelKinds, ["pre"])
+        var s = SlurmSettings()
+        s.ranks = 2
+        let fake = FakeSlurm()
+        let ex = executor(fake, settings: s)
+        try ex.submit([plan])
+        var seen: [String: String] = [:]
+        for stage in plan.stages {
+            let script = try String(contentsOfFile: try XCTUnwrap(ex.record(.stage(stage))).script, encoding: .utf8)
+            let tasks = script.split(separator: "\n").first { $0.hasPrefix("#SBATCH --ntasks=") }.map(String.init)
+            seen[stage.key] = tasks
+            XCTAssertEqual(ex.ranks(.stage(stage)), stage.kind == "pre" ? 2 : 1, stage.key)
+            XCTAssertEqual(script.contains("\nsrun --mpi=pmix --ntasks=2 --kill-on-bad-exit=1 /opt/tempo/bench job stage demo \(stage.identity) "),
+                           stage.kind == "pre", script)
+            XCTAssertEqual(script.contains("srun"), stage.kind == "pre", script)
+        }
+        XCTAssertEqual(seen, ["pretrain[seed=0]": "#SBATCH --ntasks=2", "ucf[init=random,seed=0]": "#SBATCH --ntasks=1",
+                              "ucf[init=vthcl,seed=0]": "#SBATCH --ntasks=1"])
+        let cache = try String(contentsOfFile: try XCTUnwrap(ex.record(.cache(dataset: "kin"))).script, encoding: .utf8)
+        XCTAssertTrue(cache.contains("#SBATCH --ntasks=1\n") && !cache.contains("srun"), cache)
     }
 
     func testSignalLeadTimeFitsShortLimits() {
@@ -344,6 +378,7 @@ final class SlurmTests: XCTestCase {
           cpus_per_task: 8
           gpus_per_task: 2
           ranks: 2
+          mpi: pmix_v4
           extra_args: [--account=vision, --mem=64G]
         """.write(to: url, atomically: true, encoding: .utf8)
         let s = try SlurmSettings.load(url)
@@ -352,6 +387,8 @@ final class SlurmTests: XCTestCase {
         XCTAssertEqual(s.cpusPerTask, 8)
         XCTAssertEqual(s.gpusPerTask, 2)
         XCTAssertEqual(s.ranks, 2)
+        XCTAssertEqual(s.mpi, "pmix_v4")
+        XCTAssertEqual(SlurmSettings().mpi, "pmix", "PMIx unless told otherwise")
         XCTAssertEqual(s.extraArguments, ["--account=vision", "--mem=64G"])
         XCTAssertEqual(s.signalSeconds, 300)
 
@@ -369,6 +406,11 @@ final class SlurmTests: XCTestCase {
         try "slurm:\n  ranks: 0\n".write(to: url, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try SlurmSettings.load(url)) { error in
             XCTAssertTrue("\(error)".contains("'slurm.ranks': must be at least 1"), "\(error)")
+        }
+        try "slurm:\n  mpi: \"pmix --export=NONE\"\n".write(to: url, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try SlurmSettings.load(url)) { error in
+            XCTAssertEqual((error as? SuiteFileError)?.key, "slurm.mpi")
+            XCTAssertTrue("\(error)".contains("is not an srun MPI type"), "\(error)")
         }
     }
 

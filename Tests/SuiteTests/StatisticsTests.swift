@@ -134,6 +134,15 @@ final class DataParallelCostTests: XCTestCase {
         XCTAssertEqual(dp.efficiency(ranks: 2, oneRankSeconds: 100), 100 / 50.324 / 2, accuracy: 1e-9)
         // One clip takes 100 s / 1000 clips = 0.1 s, so 3.24 ms hides behind 0.0324 clips.
         XCTAssertEqual(dp.hidingBatch, 0.0324, accuracy: 1e-9)
+        // A step's compute on one of two ranks: 5 clips of 0.1 s; its backward pass (2/3 of
+        // it, 0.33 s) is longer than the allreduce, so overlap could hide all of it: 0.324 s.
+        XCTAssertEqual(dp.perStepComputeSeconds, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(dp.overlapSavingSeconds, 0.324, accuracy: 1e-9)
+        XCTAssertEqual(dp.overlapSavingShare, 0.324 / 50.324, accuracy: 1e-9)
+        // A fast link and slow compute: the other way round, the backward pass bounds it.
+        let slowLink = try XCTUnwrap(CostModel.dataParallel(e, ranks: 2, gbits: 0.01, macsPerSecond: 1e10))
+        XCTAssertEqual(slowLink.perStepAllreduceSeconds, 3.2 + 40e-6, accuracy: 1e-9)
+        XCTAssertEqual(slowLink.overlapSavingSeconds, 100 * 0.5 * 2 / 3, accuracy: 1e-9)
         XCTAssertNil(CostModel.dataParallel(CostEstimate(macs: 1, cpuSeconds: nil, notes: ""), ranks: 2, gbits: 10, macsPerSecond: 1))
     }
 }

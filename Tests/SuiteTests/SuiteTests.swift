@@ -25,10 +25,12 @@ struct FakeConfigurationNewDefault: StageConfiguration {
 final class GenericFakeExecutor<C: StageConfiguration>: StageExecutor, @unchecked Sendable {
     let kind: String
     let codeVersion = "1"
+    /// Whether it stands for a trainer (runs on every rank).
+    let dataParallel: Bool
     var runs: [String] = []
     var failOnce: Set<String> = []
     private let lock = NSLock()
-    init(kind: String) { self.kind = kind }
+    init(kind: String, dataParallel: Bool = false) { self.kind = kind; self.dataParallel = dataParallel }
 
     func run(_ stage: PlannedStage, config: C, context: StageContext) throws -> StageOutcome {
         lock.lock(); defer { lock.unlock() }

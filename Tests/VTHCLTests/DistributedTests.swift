@@ -238,6 +238,34 @@ final class DistributedTests: XCTestCase {
         XCTAssertEqual(x, [1, 2])
         XCTAssertEqual(try world.allgather(x), [1, 2])
     }
+
+    /// A rank's default thread count comes from its launcher: mpirun's local rank count, or
+    /// under srun the CPUs Slurm gave the task, else the step's tasks on this node.
+    func testDefaultThreadsFollowTheLauncher() {
+        XCTAssertEqual(Communicator.defaultThreads(["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], cores: 16), 8)
+        XCTAssertEqual(Communicator.defaultThreads(["OMPI_COMM_WORLD_LOCAL_SIZE": "3"], cores: 2), 1)
+        XCTAssertNil(Communicator.defaultThreads(["OMPI_COMM_WORLD_LOCAL_SIZE": "1"], cores: 16))
+        // mpirun inside a Slurm allocation: Open MPI's count wins.
+        XCTAssertEqual(Communicator.defaultThreads(["OMPI_COMM_WORLD_LOCAL_SIZE": "4", "SLURM_STEP_TASKS_PER_NODE": "1",
+                                                    "SLURM_CPUS_PER_TASK": "16"], cores: 16), 4)
+        let srun = ["PMIX_RANK": "1", "SLURM_STEP_TASKS_PER_NODE": "2", "SLURM_NODEID": "0"]
+        XCTAssertEqual(Communicator.defaultThreads(srun, cores: 2), 1)
+        XCTAssertEqual(Communicator.defaultThreads(srun.merging(["SLURM_CPUS_PER_TASK": "3"]) { $1 }, cores: 16), 3)
+        XCTAssertEqual(Communicator.defaultThreads(["SLURM_STEP_TASKS_PER_NODE": "4(x2),2", "SLURM_NODEID": "2"], cores: 16), 8)
+        XCTAssertEqual(Communicator.defaultThreads(["SLURM_STEP_TASKS_PER_NODE": "4(x2),2", "SLURM_NODEID": "1"], cores: 16), 4)
+        XCTAssertNil(Communicator.defaultThreads(["SLURM_STEP_TASKS_PER_NODE": "1"], cores: 16))
+        XCTAssertNil(Communicator.defaultThreads(["PMIX_RANK": "0"], cores: 16))
+    }
+
+    func testSlurmPerNodeTaskLists() {
+        XCTAssertEqual(Communicator.tasksOnNode("2", node: 0), 2)
+        XCTAssertNil(Communicator.tasksOnNode("2", node: 1))
+        XCTAssertEqual(Communicator.tasksOnNode("4(x3)", node: 2), 4)
+        XCTAssertNil(Communicator.tasksOnNode("4(x3)", node: 3))
+        XCTAssertEqual(Communicator.tasksOnNode("2(x2),1,3", node: 2), 1)
+        XCTAssertEqual(Communicator.tasksOnNode("2(x2),1,3", node: 3), 3)
+        for bad in ["", "x", "2(3)", "2(x)", "2(x0)", "(x2)", "2(x2"] { XCTAssertNil(Communicator.tasksOnNode(bad, node: 0), bad) }
+    }
 }
 
 struct InjectedFailure: Error, CustomStringConvertible {
