@@ -18,33 +18,40 @@ struct MetricRun {
 extension StageResult {
     /// The bootstrap sample of `metric`: `perItem` values when stored (non-empty), else its
     /// `resampling` data, else nil. Test set: the stage's dataset, or `identity` without one.
-    func sample(_ metric: String, identity: String) -> Statistics.ItemSample? {
+    /// Nil too with fewer than `minimumUnits` units to resample.
+    func sample(_ metric: String, identity: String, minimumUnits: Int = Statistics.minimumUnits) -> Statistics.ItemSample? {
         let testSet = dataset ?? identity
-        if let items = perItem[metric], !items.isEmpty { return Statistics.ItemSample(items: items, testSet: testSet) }
-        guard let r = resampling[metric] else { return nil }
-        if let items = r.classMeanRecall { return Statistics.ItemSample(.classMeanRecall(items), testSet: testSet) }
-        if let units = r.frameMAP { return Statistics.ItemSample(.frameMAP(units), testSet: testSet) }
-        return nil
+        let sample: Statistics.ItemSample
+        if let items = perItem[metric], !items.isEmpty {
+            sample = Statistics.ItemSample(items: items, testSet: testSet)
+        } else if let items = resampling[metric]?.classMeanRecall {
+            sample = Statistics.ItemSample(.classMeanRecall(items), testSet: testSet)
+        } else if let units = resampling[metric]?.frameMAP {
+            sample = Statistics.ItemSample(.frameMAP(units), testSet: testSet)
+        } else {
+            return nil
+        }
+        return sample.count >= minimumUnits ? sample : nil
     }
 }
 
 extension Plan {
     /// The stored runs of `metric` over the cells matching `filter`, one per stage instance.
     func runs(_ metric: SuiteSpec.MetricRef, _ filter: [String: [String]], results: [String: StageResult],
-              pairAxes: Set<String> = []) -> [MetricRun] {
-        runs(metric, where: { matches($0, filter) }, results: results, pairAxes: pairAxes)
+              pairAxes: Set<String> = [], minimumUnits: Int = Statistics.minimumUnits) -> [MetricRun] {
+        runs(metric, where: { matches($0, filter) }, results: results, pairAxes: pairAxes, minimumUnits: minimumUnits)
     }
 
     /// The same over the cells satisfying `inCell`.
     func runs(_ metric: SuiteSpec.MetricRef, where inCell: ([String: String]) -> Bool, results: [String: StageResult],
-              pairAxes: Set<String> = []) -> [MetricRun] {
+              pairAxes: Set<String> = [], minimumUnits: Int = Statistics.minimumUnits) -> [MetricRun] {
         var out: [MetricRun] = []
         var seen = Set<String>()
         for cell in cells where inCell(cell) {
             guard let stage = instance(of: metric.stage, for: cell), seen.insert(stage.identity).inserted,
                   let r = results[stage.identity], let v = r.metrics[metric.metric] else { continue }
             out.append(MetricRun(identity: stage.identity, seed: r.seed, key: stage.axes.filter { pairAxes.contains($0.key) },
-                                 value: v, sample: r.sample(metric.metric, identity: stage.identity)))
+                                 value: v, sample: r.sample(metric.metric, identity: stage.identity, minimumUnits: minimumUnits)))
         }
         return out
     }
@@ -55,7 +62,11 @@ extension Plan {
 public struct ClaimJudge {
     public var plan: Plan
     public var results: [String: StageResult]
-    public init(plan: Plan, results: [String: StageResult]) { self.plan = plan; self.results = results }
+    /// Fewer test units than this give no test-set interval (`Statistics.minimumUnits`).
+    public var minimumUnits: Int
+    public init(plan: Plan, results: [String: StageResult], minimumUnits: Int = Statistics.minimumUnits) {
+        self.plan = plan; self.results = results; self.minimumUnits = minimumUnits
+    }
 
     /// A claim's comparison and what it was computed from.
     public struct Evaluation {
@@ -83,8 +94,8 @@ public struct ClaimJudge {
         let filtered = Set(claim.better.keys).union(claim.than.keys)
         let overA = Set(plan.suite.stage(claim.metric.stage)?.over ?? []), overB = Set(plan.suite.stage(other.stage)?.over ?? [])
         let pairAxes = overA.intersection(overB).subtracting(filtered).subtracting(["seed"])
-        let a = plan.runs(claim.metric, claim.better, results: results, pairAxes: pairAxes)
-        let b = plan.runs(other, claim.than, results: results, pairAxes: pairAxes)
+        let a = plan.runs(claim.metric, claim.better, results: results, pairAxes: pairAxes, minimumUnits: minimumUnits)
+        let b = plan.runs(other, claim.than, results: results, pairAxes: pairAxes, minimumUnits: minimumUnits)
         guard !a.isEmpty, !b.isEmpty else { return nil }
         let groupsA = Dictionary(grouping: a.indices) { PairKey(seed: a[$0].seed, axes: a[$0].key) }
         let groupsB = Dictionary(grouping: b.indices) { PairKey(seed: b[$0].seed, axes: b[$0].key) }
@@ -142,6 +153,8 @@ public struct ClaimJudge {
         let names = other == claim.metric ? "\(claim.metric.stage).\(claim.metric.metric)"
             : "\(claim.metric.stage).\(claim.metric.metric) vs \(other.stage).\(other.metric)"
         guard let e = evaluate(claim) else {
+            let planned = plan.cells.contains { matches($0, claim.better) } && plan.cells.contains { matches($0, claim.than) }
+            if !planned { return "\(claim.text): not run at the \(plan.scale.rawValue) scale (its axes leave these cells out)." }
             let measured = !plan.runs(claim.metric, claim.better, results: results).isEmpty
                 && !plan.runs(other, claim.than, results: results).isEmpty
             return measured ? "\(claim.text): not judged (no runs pair up by seed, \(names))."
@@ -156,7 +169,8 @@ public struct ClaimJudge {
             let over = c.n >= 2 ? (e.itemsBetter || e.itemsThan ? "over seeds and \(unit)" : "over seeds") : "over \(unit)"
             text += ", \(Int(Statistics.confidence * 100)) % CI [\(f(i.lower)), \(f(i.upper))] \(over)"
         } else {
-            text += ", no interval: one seed and no per-item results"
+            text += ", no interval: one seed and no test-set resampling ("
+                + (minimumUnits > 1 ? "no per-item results, or fewer than \(minimumUnits) test units)" : "no per-item results)")
         }
         if e.unpaired > 0 { text += "; \(e.unpaired) unpaired run\(e.unpaired == 1 ? "" : "s") left out" }
         return text + "; \(f(e.meanBetter)) vs \(f(e.meanThan)), \(names))."

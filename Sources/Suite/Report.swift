@@ -3,7 +3,9 @@ import Foundation
 /// Renders a suite's table in the paper's layout from stored results only, with its noise
 /// floor (`docs/statistics.md`) and the data of its chart.
 public struct ReportWriter {
-    public init() {}
+    /// Fewer test units than this give no test-set interval (`Statistics.minimumUnits`).
+    public var minimumUnits: Int
+    public init(minimumUnits: Int = Statistics.minimumUnits) { self.minimumUnits = minimumUnits }
 
     /// Mean and (sample) standard deviation.
     static func meanStd(_ xs: [Double]) -> (Double, Double?) { (Statistics.mean(xs), Statistics.standardDeviation(xs)) }
@@ -92,7 +94,7 @@ public struct ReportWriter {
                 var parts: [Part] = []
                 var missing = 0
                 for metric in column.parts {
-                    let runs = plan.runs(metric, where: inCell, results: results)
+                    let runs = plan.runs(metric, where: inCell, results: results, minimumUnits: minimumUnits)
                     let planned = Set(plan.cells.filter(inCell).compactMap { plan.instance(of: metric.stage, for: $0)?.identity })
                     missing += planned.filter { results[$0]?.metrics[metric.metric] == nil }.count
                     var part = Part(metric: metric, runs: runs)
@@ -293,7 +295,7 @@ public struct ReportWriter {
         for nf in floors {
             let seeds = nf.seeds.lowerBound == nf.seeds.upperBound ? "\(nf.seeds.lowerBound)" : "\(nf.seeds.lowerBound)–\(nf.seeds.upperBound)"
             let std = nf.seedStd.map(f) ?? "– (one seed)"
-            var half = "– (no per-item results)"
+            var half = minimumUnits > 1 ? "– (no per-item results, or fewer than \(minimumUnits) test units)" : "– (no per-item results)"
             if let lo = nf.halfWidths.min(), let hi = nf.halfWidths.max() {
                 half = lo == hi || f(lo) == f(hi) ? "±" + f(hi) : "±" + f(lo) + " to ±" + f(hi)
                 if nf.halfWidths.count < nf.cells { half += " (\(nf.halfWidths.count) of \(nf.cells) cells)" }

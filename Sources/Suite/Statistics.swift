@@ -7,6 +7,10 @@ import Protocols
 public enum Statistics {
     /// Confidence level of every interval in the reports.
     public static let confidence = 0.95
+    /// The fewest test units a bootstrap resamples before its interval is reported: with m
+    /// units there are C(2m − 1, m) distinct draws (3 for the ci scale's 2 AVA test movies),
+    /// and a percentile interval over so few says nothing about the test set.
+    public static let minimumUnits = 8
     /// Bootstrap replicates per interval.
     public static let replicates = 2000
     /// Seed of the bootstrap generator (SplitMix64), restarted for every interval.

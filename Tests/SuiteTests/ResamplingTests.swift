@@ -149,7 +149,9 @@ final class ResamplingReportTests: XCTestCase {
     }
 
     func render(_ plan: Plan, _ results: [String: StageResult]) -> String {
-        ReportWriter().render(plan: plan, results: results,
+        // The tiny cases have 2 videos and 6 items: below the reports' minimum, so the
+        // mechanics are checked with it lowered (and the minimum itself below).
+        ReportWriter(minimumUnits: 1).render(plan: plan, results: results,
                               provenance: Provenance(gitCommit: "abc", manifestHash: "m", versions: [], machine: "t", date: "d"))
     }
 
@@ -166,7 +168,7 @@ final class ResamplingReportTests: XCTestCase {
         XCTAssertTrue(md.contains("| r18 | 2 | ±18.8 | ±"), md)
         XCTAssertTrue(md.contains("| r18 | 1 | ±25.0 | ±"), md)
 
-        let judge = ClaimJudge(plan: plan, results: results)
+        let judge = ClaimJudge(plan: plan, results: results, minimumUnits: 1)
         let e = try XCTUnwrap(judge.evaluate(plan.suite.claims[0]))
         XCTAssertEqual(e.comparison.difference, 0.625 - 5.0 / 6, accuracy: 1e-12)
         XCTAssertEqual(e.resampledUnit, "videos")
@@ -176,6 +178,16 @@ final class ResamplingReportTests: XCTestCase {
         XCTAssertEqual(e.comparison.degreesOfFreedom, .infinity)
         XCTAssertTrue(judge.line(plan.suite.claims[0]).contains("over test videos"), judge.line(plan.suite.claims[0]))
         XCTAssertEqual(e.comparison.verdict, .inconclusive)
+
+        // At the default minimum two test videos give no interval: three distinct draws say
+        // nothing about the test set. The noise floor and the claim say so.
+        let strict = ClaimJudge(plan: plan, results: results)
+        XCTAssertNil(try XCTUnwrap(strict.evaluate(plan.suite.claims[0])).comparison.interval)
+        XCTAssertTrue(strict.line(plan.suite.claims[0]).contains("fewer than \(Statistics.minimumUnits) test units"))
+        let plain = ReportWriter().render(plan: plan, results: results,
+                                          provenance: Provenance(gitCommit: "abc", manifestHash: "m", versions: [], machine: "t", date: "d"))
+        let strictRow = try XCTUnwrap(plain.split(separator: "\n").first { $0.hasPrefix("| `ava.mAP` |") }, plain)
+        XCTAssertTrue(strictRow.contains("– (no per-item results, or fewer than 8 test units)"), String(strictRow))
     }
 
     /// The smallest decidable Δ printed in the mAP row, recomputed from the cells' variances.
@@ -210,7 +222,7 @@ final class ResamplingReportTests: XCTestCase {
         let md = render(plan, old)
         let row = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| `ava.mAP` |") }, md)
         XCTAssertEqual(String(row), "| `ava.mAP` | 2 | 1 | – (one seed) | – (no per-item results) | not estimable | – |")
-        XCTAssertTrue(ClaimJudge(plan: plan, results: old).line(plan.suite.claims[0]).contains("no interval: one seed and no per-item results"))
+        XCTAssertTrue(ClaimJudge(plan: plan, results: old).line(plan.suite.claims[0]).contains("no interval: one seed and no test-set resampling"))
     }
 
     /// Stored resampling data that does not fit is refused, naming the file and the key.

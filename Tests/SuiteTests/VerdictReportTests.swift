@@ -106,7 +106,7 @@ final class VerdictReportTests: XCTestCase {
             "2,0": StageOutcome(metrics: ["acc": 0.656]), "1,0": StageOutcome(metrics: ["acc": 0.781]),
         ])
         let line = ClaimJudge(plan: plan, results: results).line(plan.suite.claims[0])
-        XCTAssertEqual(line, "VTHCL beats random: **inconclusive** (n = 1; Δ = −12.5 points, no interval: one seed and no per-item results; 65.6 vs 78.1, ucf.acc).")
+        XCTAssertEqual(line, "VTHCL beats random: **inconclusive** (n = 1; Δ = −12.5 points, no interval: one seed and no test-set resampling (no per-item results, or fewer than 8 test units); 65.6 vs 78.1, ucf.acc).")
     }
 
     /// One seed with per-item values: the test-set bootstrap decides a large difference
