@@ -45,6 +45,20 @@ func slowForwardMACs(_ backbone: Backbone, width: Double, frames: Int, crop: Int
         .forwardMACs(input: [1, 3, frames, crop, crop])
 }
 
+/// A slow-encoder trainer's cost (fine-tuning, AVA, Epic): `epochs` passes of 3× forward
+/// over the training items, `testViews` forward clips a test item, and the data-parallel
+/// figures (steps, gradient values of the encoder plus `classes` outputs, batch).
+func slowEncoderTraining(perClip: Double, items: (train: Double, test: Double), epochs: Int, batch: Int, testViews: Int,
+                         backbone: Backbone, width: Double, classes: Int?, scale: Scale, notes: String) -> CostEstimate {
+    var e = estimated(train: 3 * perClip * items.train * Double(epochs), eval: perClip * items.test * Double(testViews),
+                      scale: scale, notes: notes)
+    var net = ResNet3DConfig.slowFast(depth: backbone.depth, pathway: .slow, widthMultiplier: width)
+    net.numClasses = classes
+    e.steps = (items.train / Double(batch)).rounded(.down) * Double(epochs)
+    e.gradientFloats = Double(net.parameterCount); e.batch = batch
+    return e
+}
+
 extension PretrainExecutor {
     /// Training: both encoders, 3× forward, every training video every epoch. Evaluation: the
     /// slow encoder on the test videos at each bank monitor and at the end, and on training
@@ -68,13 +82,9 @@ extension ClassifierExecutor {
     public func estimate(_ stage: PlannedStage, config c: ClassifierConfiguration, scale: Scale) -> CostEstimate? {
         guard let d = stage.dataset, let items = data.plannedItems(d) else { return nil }
         let perClip = slowForwardMACs(c.backbone, width: c.width, frames: c.frames, crop: c.crop!)
-        var e = estimated(train: 3 * perClip * items.train * Double(c.epochs), eval: perClip * items.test * Double(c.clips * c.crops),
-                          scale: scale, notes: "training 3× forward; test \(c.clips * c.crops) views a video")
-        var classifier = ResNet3DConfig.slowFast(depth: c.backbone.depth, pathway: .slow, widthMultiplier: c.width)
-        classifier.numClasses = scale == .paper ? 101 : 8
-        e.steps = (items.train / Double(c.batch)).rounded(.down) * Double(c.epochs)
-        e.gradientFloats = Double(classifier.parameterCount); e.batch = c.batch
-        return e
+        return slowEncoderTraining(perClip: perClip, items: items, epochs: c.epochs, batch: c.batch, testViews: c.clips * c.crops,
+                                   backbone: c.backbone, width: c.width, classes: scale == .paper ? 101 : 8, scale: scale,
+                                   notes: "training 3× forward; test \(c.clips * c.crops) views a video")
     }
 }
 
@@ -83,12 +93,9 @@ extension DetectExecutor {
     public func estimate(_ stage: PlannedStage, config c: DetectConfiguration, scale: Scale) -> CostEstimate? {
         guard let d = stage.dataset, let items = data.plannedItems(d) else { return nil }
         let perClip = slowForwardMACs(c.backbone, width: c.width, frames: c.frames, crop: c.crop!, res5Dilation: 2)
-        var e = estimated(train: 3 * perClip * items.train * Double(c.epochs), eval: perClip * items.test, scale: scale,
-                          notes: "training 3× forward; one test clip a keyframe")
-        e.steps = (items.train / Double(c.batch)).rounded(.down) * Double(c.epochs)
-        e.gradientFloats = Double(ResNet3DConfig.slowFast(depth: c.backbone.depth, pathway: .slow, widthMultiplier: c.width).parameterCount)
-        e.batch = c.batch
-        return e
+        return slowEncoderTraining(perClip: perClip, items: items, epochs: c.epochs, batch: c.batch, testViews: 1,
+                                   backbone: c.backbone, width: c.width, classes: nil, scale: scale,
+                                   notes: "training 3× forward; one test clip a keyframe")
     }
 }
 
@@ -97,12 +104,9 @@ extension AnticipateExecutor {
     public func estimate(_ stage: PlannedStage, config c: AnticipateConfiguration, scale: Scale) -> CostEstimate? {
         guard let d = stage.dataset, let items = data.plannedItems(d) else { return nil }
         let perClip = slowForwardMACs(c.backbone, width: c.width, frames: c.frames, crop: c.crop!)
-        var e = estimated(train: 3 * perClip * items.train * Double(c.epochs), eval: perClip * items.test, scale: scale,
-                          notes: "training 3× forward; one observed clip a test segment")
-        e.steps = (items.train / Double(c.batch)).rounded(.down) * Double(c.epochs)
-        e.gradientFloats = Double(ResNet3DConfig.slowFast(depth: c.backbone.depth, pathway: .slow, widthMultiplier: c.width).parameterCount)
-        e.batch = c.batch
-        return e
+        return slowEncoderTraining(perClip: perClip, items: items, epochs: c.epochs, batch: c.batch, testViews: 1,
+                                   backbone: c.backbone, width: c.width, classes: nil, scale: scale,
+                                   notes: "training 3× forward; one observed clip a test segment")
     }
 }
 
