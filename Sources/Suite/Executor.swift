@@ -65,13 +65,14 @@ public protocol StageExecutor: Sendable {
     /// (the trainers); otherwise rank 0 runs it alone while the others wait for its result.
     var dataParallel: Bool { get }
     func run(_ stage: PlannedStage, config: Configuration, context: StageContext) throws -> StageOutcome
-    func estimate(_ stage: PlannedStage, config: Configuration, scale: Scale) -> CostEstimate?
+    /// Nil when the kind has no cost model; throws when the manifest cannot be read.
+    func estimate(_ stage: PlannedStage, config: Configuration, scale: Scale) throws -> CostEstimate?
 }
 
 extension StageExecutor {
     public var dataParallel: Bool { false }
 
-    public func estimate(_ stage: PlannedStage, config: Configuration, scale: Scale) -> CostEstimate? { nil }
+    public func estimate(_ stage: PlannedStage, config: Configuration, scale: Scale) throws -> CostEstimate? { nil }
 
     /// The kind's settings (an axis whose name is a setting is read as that setting).
     public var schema: ConfigurationSchema { Configuration.schema }
@@ -88,7 +89,7 @@ extension StageExecutor {
     }
 
     public func estimate(_ stage: PlannedStage, scale: Scale) throws -> CostEstimate? {
-        estimate(stage, config: try Configuration.decode(resolved: stage.params), scale: scale)
+        try estimate(stage, config: try Configuration.decode(resolved: stage.params), scale: scale)
     }
 }
 

@@ -11,10 +11,10 @@ import VTHCL
 extension DataAccess {
     /// Training and test items of a stage's dataset at this scale: the synthetic stand-ins'
     /// sizes (`SyntheticConfig.items`) at ci, small and mini; the real datasets' at paper.
-    /// Nil when the manifest does not name the dataset.
-    public func plannedItems(_ name: String) -> (train: Double, test: Double)? {
-        guard let manifest = try? DatasetManifest.load(manifest.path, scale: scale.rawValue, checkPaths: false),
-              let entry = manifest.datasets.first(where: { $0.name == name }) else { return nil }
+    /// Nil when the manifest does not name the dataset; a manifest that cannot be read throws.
+    public func plannedItems(_ name: String) throws -> (train: Double, test: Double)? {
+        let manifest = try DatasetManifest.load(manifest.path, scale: scale.rawValue, checkPaths: false)
+        guard let entry = manifest.datasets.first(where: { $0.name == name }) else { return nil }
         guard let synthetic = SyntheticScale(rawValue: scale.rawValue) else { return CostModel.paperItems(entry.format) }
         return SyntheticConfig.preset(synthetic).items(entry.format)
     }
@@ -63,9 +63,9 @@ extension PretrainExecutor {
     /// Training: both encoders, 3× forward, every training video every epoch. Evaluation: the
     /// slow encoder on the test videos at each bank monitor and at the end, and on training
     /// and test videos for the frozen kNN of the trained and of the untrained network.
-    public func estimate(_ stage: PlannedStage, config p: PretrainConfiguration, scale: Scale) -> CostEstimate? {
+    public func estimate(_ stage: PlannedStage, config p: PretrainConfiguration, scale: Scale) throws -> CostEstimate? {
         let (c, s, crop) = config(p)
-        guard let d = stage.dataset, let items = data.plannedItems(d) else { return nil }
+        guard let d = stage.dataset, let items = try data.plannedItems(d) else { return nil }
         let train = 3 * VTHCLModel.forwardMACs(config: c, crop: crop) * items.train * Double(s.epochs)
         let monitors = Double(p.knnEvery > 0 ? s.epochs / p.knnEvery + 1 : 1)
         let slow = slowForwardMACs(p.backbone, width: p.width!, frames: c.slowFrames, crop: crop)
@@ -79,8 +79,8 @@ extension PretrainExecutor {
 
 extension ClassifierExecutor {
     /// Training 3× forward over the training videos each epoch; test `clips × crops` views a video.
-    public func estimate(_ stage: PlannedStage, config c: ClassifierConfiguration, scale: Scale) -> CostEstimate? {
-        guard let d = stage.dataset, let items = data.plannedItems(d) else { return nil }
+    public func estimate(_ stage: PlannedStage, config c: ClassifierConfiguration, scale: Scale) throws -> CostEstimate? {
+        guard let d = stage.dataset, let items = try data.plannedItems(d) else { return nil }
         let perClip = slowForwardMACs(c.backbone, width: c.width, frames: c.frames, crop: c.crop!)
         return slowEncoderTraining(perClip: perClip, items: items, epochs: c.epochs, batch: c.batch, testViews: c.clips * c.crops,
                                    backbone: c.backbone, width: c.width, classes: scale == .paper ? 101 : 8, scale: scale,
@@ -90,8 +90,8 @@ extension ClassifierExecutor {
 
 extension DetectExecutor {
     /// Training 3× forward (res5 dilated) over the training keyframes each epoch; one test clip a keyframe.
-    public func estimate(_ stage: PlannedStage, config c: DetectConfiguration, scale: Scale) -> CostEstimate? {
-        guard let d = stage.dataset, let items = data.plannedItems(d) else { return nil }
+    public func estimate(_ stage: PlannedStage, config c: DetectConfiguration, scale: Scale) throws -> CostEstimate? {
+        guard let d = stage.dataset, let items = try data.plannedItems(d) else { return nil }
         let perClip = slowForwardMACs(c.backbone, width: c.width, frames: c.frames, crop: c.crop!, res5Dilation: 2)
         return slowEncoderTraining(perClip: perClip, items: items, epochs: c.epochs, batch: c.batch, testViews: 1,
                                    backbone: c.backbone, width: c.width, classes: nil, scale: scale,
@@ -101,8 +101,8 @@ extension DetectExecutor {
 
 extension AnticipateExecutor {
     /// Training 3× forward over the training segments each epoch; one observed clip a test segment.
-    public func estimate(_ stage: PlannedStage, config c: AnticipateConfiguration, scale: Scale) -> CostEstimate? {
-        guard let d = stage.dataset, let items = data.plannedItems(d) else { return nil }
+    public func estimate(_ stage: PlannedStage, config c: AnticipateConfiguration, scale: Scale) throws -> CostEstimate? {
+        guard let d = stage.dataset, let items = try data.plannedItems(d) else { return nil }
         let perClip = slowForwardMACs(c.backbone, width: c.width, frames: c.frames, crop: c.crop!)
         return slowEncoderTraining(perClip: perClip, items: items, epochs: c.epochs, batch: c.batch, testViews: 1,
                                    backbone: c.backbone, width: c.width, classes: nil, scale: scale,
@@ -113,8 +113,8 @@ extension AnticipateExecutor {
 extension ProbeExecutor {
     /// One centre clip of every training and test video through the frozen encoder (the
     /// probes themselves train on pooled features: negligible).
-    public func estimate(_ stage: PlannedStage, config c: ProbeConfiguration, scale: Scale) -> CostEstimate? {
-        guard let d = stage.dataset, let items = data.plannedItems(d) else { return nil }
+    public func estimate(_ stage: PlannedStage, config c: ProbeConfiguration, scale: Scale) throws -> CostEstimate? {
+        guard let d = stage.dataset, let items = try data.plannedItems(d) else { return nil }
         let perClip = slowForwardMACs(c.backbone, width: c.width, frames: c.frames, crop: c.crop!)
         return estimated(train: 0, eval: perClip * (items.train + items.test), scale: scale, notes: "one clip a video, forward-only")
     }
@@ -123,8 +123,8 @@ extension ProbeExecutor {
 extension ICMExecutor {
     /// The pretrained model's slow pathway on the scored test videos (figures and object
     /// mass), counted at the ci network size: its input's size is not in this stage's settings.
-    public func estimate(_ stage: PlannedStage, config c: ICMConfiguration, scale: Scale) -> CostEstimate? {
-        guard let d = stage.dataset, let items = data.plannedItems(d) else { return nil }
+    public func estimate(_ stage: PlannedStage, config c: ICMConfiguration, scale: Scale) throws -> CostEstimate? {
+        guard let d = stage.dataset, let items = try data.plannedItems(d) else { return nil }
         let videos = min(items.test, Double(max(c.videos, c.massVideos)))
         let perClip = slowForwardMACs(.r18, width: 0.25, frames: 8, crop: c.crop)
         return estimated(train: 0, eval: perClip * videos, scale: scale, notes: "forward-only, ci network size")
