@@ -23,6 +23,8 @@ public enum FineTuning {
         /// Training augmentation (its `size` is the crop).
         public var augment: AugmentConfig
         public var workers = 1
+        /// Fraction of each class's labelled training videos used (`labelledSubset`); nil: all.
+        public var labelFraction: Double? = nil
         public init(schedule: ClassifierSchedule, crop: Int, augment: AugmentConfig? = nil) {
             self.schedule = schedule; self.crop = crop; self.augment = augment ?? AugmentConfig(size: crop)
         }
@@ -31,6 +33,7 @@ public enum FineTuning {
     public struct Result {
         public var accuracy: RecognitionAccuracy
         public var classes: Int
+        /// Labelled training videos used (after `labelFraction`) and test videos.
         public var trainVideos: Int, testVideos: Int
         /// The trained model (its checkpoint is at the run's `checkpointURL`).
         public var model: ClipClassifier
@@ -42,7 +45,9 @@ public enum FineTuning {
     public static func run(encoder: ResNet3D, train: [VideoRecord], test: [VideoRecord], classes: Int,
                            provider: FrameProvider, settings: Settings, seed: UInt64, checkpointURL: URL,
                            progress: ProgressHandler = { _ in }) throws -> Result {
-        let trainRecords = train.filter { $0.label != nil }, testRecords = test.filter { $0.label != nil }
+        var trainRecords = train.filter { $0.label != nil }
+        let testRecords = test.filter { $0.label != nil }
+        if let f = settings.labelFraction { trainRecords = labelledSubset(trainRecords, fraction: f, seed: seed) }
         guard !testRecords.isEmpty else { throw ProcedureError("fine-tuning needs labelled test videos; none were given") }
         var rng = SeedStream(seed, "classifier.head").generator()
         let model = ClipClassifier(encoder: encoder, classes: classes, dropout: settings.dropout, rng: &rng)
@@ -55,5 +60,21 @@ public enum FineTuning {
                                             frames: settings.frames, stride: settings.stride, clips: settings.clips,
                                             crops: settings.crops, workers: settings.workers)
         return Result(accuracy: accuracy, classes: classes, trainVideos: trainRecords.count, testVideos: testRecords.count, model: model)
+    }
+
+    /// The semi-supervised view of a representation: of each class's labelled videos,
+    /// `max(1, round(fraction · n))` drawn without replacement (stream `classifier.labels`,
+    /// one draw per class label), returned in `records` order. Unlabelled records are dropped.
+    public static func labelledSubset(_ records: [VideoRecord], fraction: Double, seed: UInt64) -> [VideoRecord] {
+        precondition(fraction > 0 && fraction <= 1, "a label fraction lies in (0, 1], got \(fraction)")
+        var byClass: [Int: [Int]] = [:]
+        for (i, r) in records.enumerated() { if let l = r.label { byClass[l, default: []].append(i) } }
+        var kept = Set<Int>()
+        for (label, members) in byClass {
+            let n = max(1, Int((fraction * Double(members.count)).rounded()))
+            var rng = SeedStream(seed, "classifier.labels").generator(label)
+            kept.formUnion(rng.permutation(members.count).prefix(n).map { members[$0] })
+        }
+        return records.indices.filter(kept.contains).map { records[$0] }
     }
 }

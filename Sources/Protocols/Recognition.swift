@@ -18,10 +18,24 @@ public final class ClipClassifier: Layer {
         fc = Linear(encoder.config.stageOutputs[3], classes, rng: &rng)
     }
 
-    /// Clips [N, 3, T, H, W] → logits [N, classes].
-    public func callAsFunction(_ x: Variable, training: Bool, rng: inout RandomGenerator) -> Variable {
-        let pooled = globalAvgPool(encoder.features(x, training: training)[3])
+    /// Clips [N, 3, T, H, W] → logits [N, classes]. In training, `encoderMode` says how the
+    /// encoder takes part: `.train` (batch-norm batch statistics, gradients to every weight),
+    /// `.frozenBatchNorm` (running statistics, gradients to every weight) or `.frozen` (a
+    /// fixed feature extractor: running statistics, no gradient below the classifier).
+    public func callAsFunction(_ x: Variable, training: Bool, rng: inout RandomGenerator,
+                               encoderMode: EncoderMode = .train) -> Variable {
+        let pooled: Variable
+        if training && encoderMode == .frozen {
+            pooled = Variable(withoutGradient { globalAvgPool(encoder.features(x, training: false)[3]).value })
+        } else {
+            pooled = globalAvgPool(encoder.features(x, training: training && encoderMode == .train)[3])
+        }
         return fc(Tensors.dropout(pooled, probability: dropout, training: training, using: &rng))
+    }
+
+    /// The trainable parameters under `mode`: the classifier's alone when the encoder is frozen.
+    public func trainableParameters(_ mode: EncoderMode) -> [(String, Variable)] {
+        mode == .frozen ? scoped("fc", fc.namedParameters) : namedParameters
     }
 
     /// Global-average-pooled res5 features [N, C] (probes).
@@ -33,6 +47,9 @@ public final class ClipClassifier: Layer {
         scoped("encoder", encoder.namedParameters) + scoped("fc", fc.namedParameters)
     }
     public var namedBuffers: [(String, Variable)] { scoped("encoder", encoder.namedBuffers) }
+
+    /// Name prefix of the encoder's tensors in a classifier checkpoint.
+    public static let encoderPrefix = "encoder."
 }
 
 /// Step-decay fine-tuning schedule (SPEC §3: 100 epochs, batch 64, lr 0.1, ×0.1 at 40 and
@@ -52,10 +69,22 @@ public struct ClassifierSchedule: Sendable, Equatable, Codable {
     /// Synchronised batch norm across the ranks (statistics of the whole global batch) instead
     /// of per-rank statistics; needs one shard per rank. Unset: per-rank.
     public var syncBatchNorm: Bool? = nil
+    /// How the encoder learns (unset: `.train`, the paper's fine-tuning).
+    public var encoderMode: EncoderMode? = nil
 
     public init(epochs: Int, batchSize: Int, learningRate: Float, milestones: [Double]) {
         self.epochs = epochs; self.batchSize = batchSize; self.learningRate = learningRate; self.milestones = milestones
     }
+}
+
+/// How a classifier's encoder takes part in training.
+public enum EncoderMode: String, Sendable, Codable, CaseIterable {
+    /// Every weight learns; batch norm uses batch statistics and updates its running ones.
+    case train
+    /// Every weight learns; batch norm uses (and keeps) the initialisation's running statistics.
+    case frozenBatchNorm = "frozen-bn"
+    /// Only the classifier learns: the encoder is a fixed feature extractor in evaluation mode.
+    case frozen
 }
 
 /// Where an encoder's initial weights come from.
@@ -83,7 +112,7 @@ public final class ClassifierTrainer {
 
     public init(model: ClipClassifier, schedule: ClassifierSchedule, seed: UInt64, checkpointURL: URL) {
         self.model = model; self.schedule = schedule; self.seed = seed; self.checkpointURL = checkpointURL
-        optimizer = SGD(parameters: model.namedParameters, learningRate: schedule.learningRate,
+        optimizer = SGD(parameters: model.trainableParameters(schedule.encoderMode ?? .train), learningRate: schedule.learningRate,
                         momentum: schedule.momentum, weightDecay: schedule.weightDecay)
     }
 
@@ -124,7 +153,7 @@ public final class ClassifierTrainer {
         self.loop = loop
         let lrSchedule = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones,
                                            warmup: schedule.warmupEpochs > 0 ? Warmup(epochs: schedule.warmupEpochs) : nil)
-        let seed = self.seed, batch = schedule.batchSize
+        let seed = self.seed, batch = schedule.batchSize, mode = schedule.encoderMode ?? .train
         let items = group.size == 1 ? 0..<batch : DataParallel.localItems(batch, shards: shards, in: group)
         var loader: BatchLoader<LabeledClip>? = nil
         defer { loader?.stop() }
@@ -145,7 +174,7 @@ public final class ClassifierTrainer {
             var lossValue: Float
             if shards == 1 {
                 var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step)
-                let logits = model(Variable(Tensor.stack(clips.map(\.clip))), training: true, rng: &rng)
+                let logits = model(Variable(Tensor.stack(clips.map(\.clip))), training: true, rng: &rng, encoderMode: mode)
                 let loss = crossEntropy(logits: logits, targets: clips.map(\.label))
                 loss.backward()
                 lossValue = loss.value.scalar
@@ -159,7 +188,7 @@ public final class ClassifierTrainer {
                     let r = DataParallel.slice(batch, shards: shards, shard: s)
                     var rng = SeedStream(seed, "classifier.dropout").generator(epoch, step, s)
                     let part = Array(clips[(r.lowerBound - items.lowerBound)..<(r.upperBound - items.lowerBound)])
-                    let logits = model(Variable(Tensor.stack(part.map(\.clip))), training: true, rng: &rng)
+                    let logits = model(Variable(Tensor.stack(part.map(\.clip))), training: true, rng: &rng, encoderMode: mode)
                     let loss = crossEntropy(logits: logits, targets: part.map(\.label))
                     let w = Float(r.count) / Float(batch)
                     scale(loss, by: w).backward()

@@ -49,8 +49,9 @@ func slowForwardMACs(_ backbone: Backbone, width: Double, frames: Int, crop: Int
 /// over the training items, `testViews` forward clips a test item, and the data-parallel
 /// figures (steps, gradient values of the encoder plus `classes` outputs, batch).
 func slowEncoderTraining(perClip: Double, items: (train: Double, test: Double), epochs: Int, batch: Int, testViews: Int,
-                         backbone: Backbone, width: Double, classes: Int?, scale: Scale, notes: String) -> CostEstimate {
-    var e = estimated(train: 3 * perClip * items.train * Double(epochs), eval: perClip * items.test * Double(testViews),
+                         backbone: Backbone, width: Double, classes: Int?, scale: Scale, notes: String,
+                         passes: Double = 3) -> CostEstimate {
+    var e = estimated(train: passes * perClip * items.train * Double(epochs), eval: perClip * items.test * Double(testViews),
                       scale: scale, notes: notes)
     var net = ResNet3DConfig.slowFast(depth: backbone.depth, pathway: .slow, widthMultiplier: width)
     net.numClasses = classes
@@ -82,9 +83,13 @@ extension ClassifierExecutor {
     public func estimate(_ stage: PlannedStage, config c: ClassifierConfiguration, scale: Scale) throws -> CostEstimate? {
         guard let d = stage.dataset, let items = try data.plannedItems(d) else { return nil }
         let perClip = slowForwardMACs(c.backbone, width: c.width, frames: c.frames, crop: c.crop!)
-        return slowEncoderTraining(perClip: perClip, items: items, epochs: c.epochs, batch: c.batch, testViews: c.clips * c.crops,
+        // A frozen encoder only runs forward; a label fraction trains on that share of the videos.
+        let frozen = c.encoderMode == .frozen
+        let used = (train: items.train * (c.labelFraction ?? 1), test: items.test)
+        return slowEncoderTraining(perClip: perClip, items: used, epochs: c.epochs, batch: c.batch, testViews: c.clips * c.crops,
                                    backbone: c.backbone, width: c.width, classes: scale == .paper ? 101 : 8, scale: scale,
-                                   notes: "training 3× forward; test \(c.clips * c.crops) views a video")
+                                   notes: "training \(frozen ? 1 : 3)× forward; test \(c.clips * c.crops) views a video",
+                                   passes: frozen ? 1 : 3)
     }
 }
 

@@ -127,7 +127,7 @@ func initialisedEncoder(backbone: Backbone, width: Double, seed: Int, context: S
     let encoder = ResNet3D(.slowFast(depth: backbone.depth, pathway: .slow, widthMultiplier: width,
                                      res5Dilation: res5Dilation), rng: &rng)
     guard let input = context.inputs.first else { return (encoder, nil) }
-    let prefix = input.kind == "pretrain" ? "slow." : "encoder."
+    let prefix = input.kind == "pretrain" ? VTHCLModel.slowEncoderPrefix : ClipClassifier.encoderPrefix
     guard let rel = input.artifacts["checkpoint"] else {
         throw SuiteCommandError(message: "\(context.store.directory(input.identity).path): input stage \(input.key) left no checkpoint")
     }
@@ -164,6 +164,8 @@ public struct ClassifierExecutor: StageExecutor {
                                     crop: c.crop!, augment: augmentation(c.augment, crop: c.crop!))
         f.frames = c.frames; f.stride = c.stride; f.clips = c.clips; f.crops = c.crops
         f.dropout = Float(c.dropout); f.workers = c.workers
+        f.labelFraction = c.labelFraction
+        f.schedule.encoderMode = c.encoderMode
         return f
     }
 

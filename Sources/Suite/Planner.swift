@@ -102,6 +102,7 @@ public struct Planner {
         }
         let scaleKey = "scales.\(scale.rawValue).params"
         try checkSharedKeys(suite, override: override, scaleKey: scaleKey)
+        try checkAxisSettings(suite)
 
         var stages: [PlannedStage] = []
         var byKey: [String: Int] = [:]
@@ -156,6 +157,15 @@ public struct Planner {
                 // one suite and by a parameter in another has one identity); other axes reach
                 // a stage only through its inputs (a fine-tune's α through its pretraining).
                 var cellLayers = layers
+                // Settings an axis value stands for, then axes named like a setting.
+                for a in template.over.sorted() {
+                    guard let axis = suite.axis(a), let bundle = axis.settings[axisValues[a]!] else { continue }
+                    let index = suite.axes.firstIndex { $0.name == a }!
+                    for k in bundle.keys.sorted() where schema.setting(k) != nil {
+                        cellLayers.append((k, SourcedValue(bundle[k]!, .suite(role: "axis \(a) = \(axisValues[a]!)", file: suite.file,
+                            line: axis.settingLines[axisValues[a]!]?[k] ?? axis.line, key: "axes[\(index)].settings.\(axisValues[a]!).\(k)"))))
+                    }
+                }
                 for a in template.over.sorted() where schema.setting(a) != nil {
                     let line = suite.axis(a)?.line
                     let origin: SettingOrigin = a == "seed" && seeds != nil ? .commandLine("--seeds") : .axis(name: a, file: suite.file, line: line)
@@ -191,6 +201,22 @@ public struct Planner {
             let hint = schema.suggestion(for: k).map { " (did you mean '\($0)'?)" } ?? ""
             throw SuiteFileError(file: suite.file, line: override?.paramLines["*"]?[k], key: "\(scaleKey).*.\(k)",
                                  message: "no stage of this suite has a setting '\(k)'\(hint); settings: \(known.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// A setting an axis value stands for must be declared by a stage that goes over the axis:
+    /// otherwise it would change nothing (a typo, or a stage that forgot the axis in `over`).
+    func checkAxisSettings(_ suite: SuiteSpec) throws {
+        for (index, axis) in suite.axes.enumerated() {
+            var known = Set<String>()
+            for t in suite.stages where t.over.contains(axis.name) { if let e = executors[t.kind] { known.formUnion(e.schema.names) } }
+            for value in axis.values {
+                for k in (axis.settings[value] ?? [:]).keys.sorted() where !known.contains(k) {
+                    let hint = ConfigurationSchema(names: known.sorted()).suggestion(for: k).map { " (did you mean '\($0)'?)" } ?? ""
+                    throw SuiteFileError(file: suite.file, line: axis.settingLines[value]?[k] ?? axis.line, key: "axes[\(index)].settings.\(value).\(k)",
+                                         message: "no stage going over axis '\(axis.name)' has a setting '\(k)'\(hint)")
+                }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Networks
+import Protocols
 import VTHCL
 
 /// The encoders a stage can train: the one place that adds a backbone.
@@ -24,6 +25,7 @@ public enum AugmentName: String, SettingEnum { case standard, light, none }
 
 extension ProjectionKind: SettingEnum {}
 extension ClipPairing: SettingEnum {}
+extension EncoderMode: SettingEnum {}
 
 /// Settings every stage that trains or embeds an encoder declares (`stage.seed` reads `seed`).
 let minimumCrop: Double = 32
@@ -85,11 +87,19 @@ public struct ClassifierConfiguration: StageConfiguration {
     @Setting("dropout before the classifier", .range(min: 0, max: 0.99)) public var dropout = 0.5
     @Setting("training augmentation") public var augment = AugmentName.standard
     @Setting("threads preparing batches", .range(min: 1, max: 64)) public var workers = 1
+    @Setting("fraction of each class's labelled training videos used, at least one a class (unset: all)", .range(min: 0, max: 1))
+    public var labelFraction: Double? = nil
+    @Setting("how the encoder learns: train (every weight, batch-norm batch statistics; the paper's), frozen-bn (every weight, batch norm on the initialisation's running statistics) or frozen (only the classifier; unset: train)")
+    public var encoderMode: EncoderMode? = nil
 
     public init() {}
     public mutating func finish() throws {
         crop = crop ?? paperCrop(backbone)
         try checkIncreasing(milestones)
+        if let f = labelFraction, f <= 0 { throw ConfigurationIssue(key: "label_fraction", "a fraction of the labels must be above 0, got \(f)") }
+        // The defaults written out name the same stage as the defaults left out.
+        if labelFraction == 1 { labelFraction = nil }
+        if encoderMode == .train { encoderMode = nil }
     }
 }
 

@@ -30,6 +30,11 @@ public struct SuiteSpec: Sendable {
         public var name: String
         public var values: [String]
         public var line: Int? = nil
+        /// Settings a value stands for (`settings: {frozen: {encoder_mode: frozen}}`): applied
+        /// to the stages that go over the axis and declare them, after the scale's parameters.
+        public var settings: [String: Params] = [:]
+        /// Line of each key of `settings`, per value.
+        public var settingLines: [String: [String: Int]] = [:]
     }
 
     public struct Need: Sendable, Equatable {
@@ -146,12 +151,23 @@ extension SuiteSpec {
 
         var axes: [Axis] = []
         for (i, node) in try r.list(top["axes"]!, "axes").enumerated() {
-            let m = try r.mapping(node, "axes[\(i)]", allowed: ["name", "values"], required: ["name", "values"])
+            let m = try r.mapping(node, "axes[\(i)]", allowed: ["name", "values", "settings"], required: ["name", "values"])
             let axisName = try r.string(m["name"]!, "axes[\(i)].name")
             let values = try r.list(m["values"]!, "axes[\(i)].values").map { try r.scalarText($0, "axes[\(i)].values") }
             guard !values.isEmpty else { throw r.fail(node, "axes[\(i)].values", "an axis needs at least one value") }
             guard !axes.contains(where: { $0.name == axisName }) else { throw r.fail(node, "axes[\(i)].name", "axis '\(axisName)' declared twice") }
-            axes.append(Axis(name: axisName, values: values, line: node.mark?.line))
+            var axis = Axis(name: axisName, values: values, line: node.mark?.line)
+            if let bundles = m["settings"] {
+                for (value, b) in try r.entries(bundles, "axes[\(i)].settings") {
+                    let key = "axes[\(i)].settings.\(value)"
+                    guard values.contains(value) else {
+                        throw r.fail(b, key, "'\(value)' is not a value of axis '\(axisName)' (\(values.joined(separator: ", ")))")
+                    }
+                    axis.settings[value] = try r.params(b, key)
+                    axis.settingLines[value] = try r.lines(b, key)
+                }
+            }
+            axes.append(axis)
         }
         let axisNames = Set(axes.map(\.name))
         func checkFilter(_ f: [String: [String]], _ node: Node, _ key: String) throws {

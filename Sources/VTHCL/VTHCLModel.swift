@@ -76,6 +76,10 @@ public final class VTHCLModel: Layer {
 
     static func levelName(_ stage: Int) -> String { "res\(stage + 1)" }
 
+    /// Name prefix of the slow encoder's tensors in a pretraining checkpoint: what a
+    /// downstream stage loads.
+    public static let slowEncoderPrefix = "slow."
+
     public var namedParameters: [(String, Variable)] { named { $0.namedParameters } }
     public var namedBuffers: [(String, Variable)] { named { $0.namedBuffers } }
 

@@ -99,6 +99,40 @@ final class ProcedureTests: XCTestCase {
         }
     }
 
+    /// The encoder modes: `.train` changes weights and running statistics, `.frozenBatchNorm`
+    /// the weights but not the running statistics, `.frozen` neither (the classifier learns in all three).
+    func testEncoderModesChangeWhatTheyShould() throws {
+        let (train, a) = InMemoryVideos.labelled(classes: 2, perClass: 4, prefix: "train")
+        let (test, b) = InMemoryVideos.labelled(classes: 2, perClass: 1, prefix: "test")
+        let provider = FrameProvider(spec: DecodeSpec(shortSide: nil), frames: a.merging(b) { $1 })
+        let before = tinyEncoder(seed: 4)
+        let weights = { (e: ResNet3D) in e.namedParameters.flatMap { $0.1.value.scalars } }
+        let statistics = { (e: ResNet3D) in e.namedBuffers.flatMap { $0.1.value.scalars } }
+        for mode in EncoderMode.allCases {
+            var settings = fineTuneSettings(epochs: 2)
+            settings.schedule.encoderMode = mode
+            let r = try FineTuning.run(encoder: tinyEncoder(seed: 4), train: train, test: test, classes: 2, provider: provider,
+                                       settings: settings, seed: 4, checkpointURL: try tempDir().appendingPathComponent("ft.safetensors"))
+            XCTAssertEqual(weights(r.model.encoder) == weights(before), mode == .frozen, "\(mode): encoder weights")
+            XCTAssertEqual(statistics(r.model.encoder) == statistics(before), mode != .train, "\(mode): running statistics")
+            XCTAssertEqual(r.model.trainableParameters(mode).count, mode == .frozen ? 2 : r.model.namedParameters.count)
+        }
+    }
+
+    /// A label fraction keeps max(1, round(f·n)) videos of each class, a subset in the
+    /// records' order, fixed by the seed and different across seeds.
+    func testLabelledSubsetIsStratified() {
+        let (records, _) = InMemoryVideos.labelled(classes: 3, perClass: 8, prefix: "train")
+        let quarter = FineTuning.labelledSubset(records, fraction: 0.25, seed: 1)
+        XCTAssertEqual(Dictionary(grouping: quarter, by: { $0.label! }).mapValues(\.count), [0: 2, 1: 2, 2: 2])
+        let ids = records.map(\.id)
+        XCTAssertEqual(quarter.map(\.id), ids.filter(Set(quarter.map(\.id)).contains), "in the records' order")
+        XCTAssertEqual(quarter.map(\.id), FineTuning.labelledSubset(records, fraction: 0.25, seed: 1).map(\.id))
+        XCTAssertNotEqual(quarter.map(\.id), FineTuning.labelledSubset(records, fraction: 0.25, seed: 2).map(\.id))
+        XCTAssertEqual(FineTuning.labelledSubset(records, fraction: 0.01, seed: 1).count, 3, "at least one a class")
+        XCTAssertEqual(FineTuning.labelledSubset(records, fraction: 1, seed: 1).map(\.id), ids)
+    }
+
     func testCheckpointOfAnotherConfigurationIsRefused() throws {
         let (train, a) = InMemoryVideos.labelled(classes: 2, perClass: 4, prefix: "train")
         let (test, b) = InMemoryVideos.labelled(classes: 2, perClass: 1, prefix: "test")

@@ -111,6 +111,55 @@ final class ConfigurationTests: XCTestCase {
         }
     }
 
+    /// The diagnosis settings of a fine-tune: written as their defaults (all labels, a trained
+    /// encoder) they name the same stages as left out, so adding them kept every stored
+    /// result; set otherwise they name new stages; a fraction of 0 is an error naming its key.
+    func testFineTuneDiagnosisSettingsAndTheirDefaults() throws {
+        let ci = "ucf101: {epochs: 15, batch: 16, lr: 0.1, milestones: [12], dropout: 0.0}"
+        let plain = try planEdited(ci, ci)
+        let key = { (p: Plan) in p.stages.filter { $0.id == "ucf101" }.map(\.identity) }
+        let defaults = try planEdited(ci, "ucf101: {epochs: 15, batch: 16, lr: 0.1, milestones: [12], dropout: 0.0, label_fraction: 1, encoder_mode: train}")
+        XCTAssertEqual(key(defaults), key(plain))
+        for edit in ["label_fraction: 0.5", "encoder_mode: frozen", "encoder_mode: frozen-bn"] {
+            let changed = try planEdited(ci, "ucf101: {epochs: 15, batch: 16, lr: 0.1, milestones: [12], dropout: 0.0, \(edit)}")
+            XCTAssertTrue(Set(key(changed)).isDisjoint(with: key(plain)), edit)
+        }
+        XCTAssertThrowsError(try planEdited(ci, "ucf101: {epochs: 15, batch: 16, lr: 0.1, milestones: [12], dropout: 0.0, label_fraction: 0}")) {
+            XCTAssertTrue("\($0)".contains("label_fraction"), "\($0)")
+        }
+    }
+
+    /// The fine-tuning diagnosis suite: an axis value stands for settings, its `paper` value
+    /// names Table 1's very stages (so they are shared), the others new ones configured as
+    /// declared; a value's setting that no stage over the axis declares is an error naming it.
+    func testAxisValuesStandForSettings() throws {
+        let registry = StandardExecutors.registry(manifest: repo.appendingPathComponent("datasets.yaml"), scale: .small,
+                                                  cacheDirectory: dir.appendingPathComponent("cache"))
+        let planner = Planner(executors: registry, datasetIdentity: DatasetIdentifier(manifest: repo.appendingPathComponent("datasets.yaml"), scale: .small).identity)
+        let diagnosis = try planner.plan(SuiteSpec.load(repo.appendingPathComponent("Suites/diagnosis/finetune.yaml")), scale: .small)
+        let table1 = try planner.plan(SuiteSpec.load(repo.appendingPathComponent("Suites/table1.yaml")), scale: .small)
+        let shared = Set(table1.stages.map(\.identity))
+        let fineTunes = diagnosis.stages.filter { $0.kind == "finetune" }
+        XCTAssertEqual(fineTunes.count, 2 * 2 * 6 * 3)
+        for s in fineTunes {
+            XCTAssertEqual(shared.contains(s.identity), s.axes["recipe"] == "paper", s.key)
+        }
+        let frozen = fineTunes.first { $0.axes["recipe"] == "frozen" }!
+        XCTAssertEqual(frozen.params["encoder_mode"], .string("frozen"))
+        let labels = fineTunes.first { $0.axes["recipe"] == "labels-25" }!
+        XCTAssertEqual(labels.params["label_fraction"], .double(0.25))
+        XCTAssertEqual(labels.params["epochs"], .int(60))
+        XCTAssertEqual(labels.origins["epochs"]?.description.hasPrefix("axis recipe = labels-25"), true, "\(String(describing: labels.origins["epochs"]))")
+
+        let text = try String(contentsOf: repo.appendingPathComponent("Suites/diagnosis/finetune.yaml"), encoding: .utf8)
+        let bad = dir.appendingPathComponent("bad.yaml")
+        try text.replacingOccurrences(of: "frozen: {encoder_mode: frozen}", with: "frozen: {encoder_mod: frozen}").write(to: bad, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try planner.plan(SuiteSpec.load(bad), scale: .small)) { e in
+            XCTAssertTrue("\(e)".contains("axes[2].settings.frozen.encoder_mod"), "\(e)")
+            XCTAssertTrue("\(e)".contains("did you mean 'encoder_mode'?"), "\(e)")
+        }
+    }
+
     /// The dataset identity holds no path: a clone of the checkout in another folder, with the
     /// same data, finds every stage of the first clone's store finished.
     func testCloneInAnotherFolderReusesTheRunStore() throws {

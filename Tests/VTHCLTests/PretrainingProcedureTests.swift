@@ -154,7 +154,7 @@ final class FineTuningStartTests: XCTestCase {
         let clip = Variable(try SampleBuilder(provider: provider, augment: .test(size: 32))
             .testClips(test[0], index: 0, clips: 1, crops: 1, frames: c.slowFrames, stride: c.tau).clip)
         let before = withoutGradient { encoder.features(clip, training: false) }.last!.value
-        try ClassifierTrainer.initialise(encoder, from: .checkpoint(r.checkpointURL, prefix: "slow."))
+        try ClassifierTrainer.initialise(encoder, from: .checkpoint(r.checkpointURL, prefix: VTHCLModel.slowEncoderPrefix))
         var headRNG = SeedStream(7, "classifier.head").generator()
         let classifier = ClipClassifier(encoder: encoder, classes: 2, dropout: 0, rng: &headRNG)
 
@@ -166,5 +166,9 @@ final class FineTuningStartTests: XCTestCase {
         let ours = withoutGradient { classifier.encoder.features(clip, training: false) }.map(\.value)
         XCTAssertEqual(ours, theirs, "the first forward pass gives the checkpoint's features")
         XCTAssertNotEqual(before, theirs.last!, "a control: the random initialisation's features differ")
+        // Training mode (batch statistics of the same batch) too: the first step's forward pass.
+        let theirsTraining = withoutGradient { pretrained.slow.features(clip, training: true) }.map(\.value)
+        let oursTraining = withoutGradient { classifier.encoder.features(clip, training: true) }.map(\.value)
+        XCTAssertEqual(oursTraining, theirsTraining)
     }
 }
