@@ -70,6 +70,9 @@ public final class TrainingLoop {
     /// checkpoint taken within an epoch and restored on resume, so an epoch resumed part-way
     /// reports what an uninterrupted one does. The trainer resets them in `endEpoch`.
     public var epochSums: [String: Double] = [:]
+    /// Where `report` keeps a per-epoch log of the progress values (mean loss, last learning
+    /// rate), written at each epoch's end before its checkpoint; nil: none.
+    public var epochLog: URL? = nil
 
     public init(model: Layer, optimizer: SGD, seed: UInt64, checkpointURL: URL, format: String, fingerprint: String) {
         self.model = model; self.optimizer = optimizer; self.seed = seed
@@ -100,6 +103,7 @@ public final class TrainingLoop {
             }
             epoch += 1; step = 0
             try endEpoch(epoch - 1)
+            try logEpoch(epoch - 1)
             try save()
             if epoch < epochs, stopRequested { throw StoppedOnRequest(path: checkpointURL.path, epoch: epoch, step: 0) }
         }

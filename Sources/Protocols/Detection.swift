@@ -95,6 +95,7 @@ public final class EpochTrainer {
                       progress: ProgressHandler = { _ in }) throws {
         let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: format,
                                 fingerprint: try self.fingerprint(steps: steps, data: fingerprint, shards: 1))
+        loop.epochLog = EpochLog.url(besideCheckpoint: checkpointURL)
         self.loop = loop
         let lr = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones)
         try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, step: { epoch, step in
@@ -103,8 +104,8 @@ public final class EpochTrainer {
             let loss = try batch(epoch, step)
             loss.backward()
             optimizer.step()
-            try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
-                                          values: [("loss", Double(loss.value.scalar)), ("lr", Double(optimizer.learningRate))]))
+            try loop.report(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
+                                             values: [("loss", Double(loss.value.scalar)), ("lr", Double(optimizer.learningRate))]), to: progress)
         })
     }
 
@@ -129,6 +130,7 @@ public final class EpochTrainer {
         }
         let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL, format: format,
                                 fingerprint: try self.fingerprint(steps: steps, data: fingerprint, shards: shards))
+        loop.epochLog = EpochLog.url(besideCheckpoint: checkpointURL)
         self.loop = loop
         let lr = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones)
         try loop.run(epochs: schedule.epochs, stepsPerEpoch: steps, step: { epoch, step in
@@ -152,8 +154,8 @@ public final class EpochTrainer {
                 for (_, p) in optimizer.parameters { if let g = p.grad { p.grad = g * (1 / totals[1]) } }
             }
             optimizer.step()
-            try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
-                                          values: [("loss", Double(totals[0] / max(1, totals[1]))), ("lr", Double(optimizer.learningRate))]))
+            try loop.report(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
+                                             values: [("loss", Double(totals[0] / max(1, totals[1]))), ("lr", Double(optimizer.learningRate))]), to: progress)
         })
     }
 

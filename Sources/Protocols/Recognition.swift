@@ -150,6 +150,7 @@ public final class ClassifierTrainer {
                                                                          shards: shards > 1 ? shards : nil))
         let loop = TrainingLoop(model: model, optimizer: optimizer, seed: seed, checkpointURL: checkpointURL,
                                 format: Self.format, fingerprint: fingerprint)
+        loop.epochLog = EpochLog.url(besideCheckpoint: checkpointURL)
         self.loop = loop
         let lrSchedule = MultiStepSchedule(base: schedule.learningRate, milestones: schedule.milestones,
                                            warmup: schedule.warmupEpochs > 0 ? Warmup(epochs: schedule.warmupEpochs) : nil)
@@ -200,8 +201,8 @@ public final class ClassifierTrainer {
                 lossValue = losses[0]
             }
             optimizer.step()
-            try progress(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
-                                          values: [("loss", Double(lossValue)), ("lr", Double(optimizer.learningRate))]))
+            try loop.report(TrainingProgress(epoch: epoch, epochs: schedule.epochs, step: step, steps: steps,
+                                             values: [("loss", Double(lossValue)), ("lr", Double(optimizer.learningRate))]), to: progress)
         })
     }
 

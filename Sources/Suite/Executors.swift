@@ -179,7 +179,7 @@ public struct ClassifierExecutor: StageExecutor {
         let a = r.accuracy
         return StageOutcome(metrics: ["video_top1": a.video.top1.fraction, "video_top5": a.video.top5.fraction,
                                       "clip_top1": a.clip.top1.fraction, "chance": 1 / Double(classes)],
-                            artifacts: ["checkpoint": "checkpoint.safetensors"],
+                            artifacts: ["checkpoint": "checkpoint.safetensors", "epochs": "epochs.json"],
                             counts: ["samples": r.trainVideos, "test_videos": r.testVideos, "classes": classes,
                                      "skipped_bad_videos": d.bad.count],
                             checkpointHash: try initHash ?? fileHash(context.checkpointURL),
@@ -213,7 +213,7 @@ public struct DetectExecutor: StageExecutor {
         // mAP is no mean of per-item values: its bootstrap resamples the test videos and
         // recomputes it from their matching outcome.
         let resampling = try consistentResampling(["mAP": .frameMAP(r.frameMAP.units)], metrics: metrics, stage: stage)
-        return StageOutcome(metrics: metrics, artifacts: ["checkpoint": "checkpoint.safetensors"],
+        return StageOutcome(metrics: metrics, artifacts: ["checkpoint": "checkpoint.safetensors", "epochs": "epochs.json"],
                             counts: ["samples": r.trainKeyframes, "test_keyframes": r.testKeyframes,
                                      "detections": r.detections, "skipped_bad_videos": d.bad.count],
                             checkpointHash: initHash, skipped: d.skipped, resampling: resampling)
@@ -251,7 +251,7 @@ public struct AnticipateExecutor: StageExecutor {
                                                    "noun_class_mean_recall5": .classMeanRecall(a.nounRecall5)],
                                                   metrics: metrics, stage: stage)
         return StageOutcome(metrics: metrics,
-                            artifacts: ["checkpoint": "checkpoint.safetensors"],
+                            artifacts: ["checkpoint": "checkpoint.safetensors", "epochs": "epochs.json"],
                             counts: ["samples": r.trainSegments, "test_segments": r.testSegments, "verbs": r.verbs, "nouns": r.nouns,
                                      "skipped_bad_videos": d.bad.count],
                             checkpointHash: initHash,

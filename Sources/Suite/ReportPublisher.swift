@@ -48,9 +48,11 @@ public struct ReportPublisher {
         // Training curves of every stage that kept an epoch log.
         var curves = ""
         for stage in plan.stages {
-            guard stored[stage.identity] != nil,
-                  let log = try? Data(contentsOf: store.directory(stage.identity).appendingPathComponent("epochs.json")),
-                  let svg = SVGChart.epochCurves(log, title: stage.key, subtitle: "\(stage.kind) on \(stage.dataset ?? "–"), stage \(stage.shortIdentity)")
+            let logURL = store.directory(stage.identity).appendingPathComponent("epochs.json")
+            // Stages finished before their kind kept a log have none.
+            guard stored[stage.identity] != nil, FileManager.default.fileExists(atPath: logURL.path) else { continue }
+            guard let svg = SVGChart.epochCurves(try Data(contentsOf: logURL), title: stage.key,
+                                                 subtitle: "\(stage.kind) on \(stage.dataset ?? "–"), stage \(stage.shortIdentity)")
             else { continue }
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let name = "\(plan.suite.name)-\(stage.shortIdentity)-curves.svg"

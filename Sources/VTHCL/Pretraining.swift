@@ -4,25 +4,6 @@ import Networks
 import Protocols
 import Tensors
 
-/// Per-epoch values kept next to a run's checkpoint (`epochs.json`), so a resumed run still
-/// reports the epochs it ran before the interruption: `{"values": [{"epoch": 0, "loss": …}]}`.
-public struct EpochLog: Codable, Sendable {
-    public var values: [[String: Double]] = []
-    public init() {}
-    public static func load(_ url: URL) throws -> EpochLog {
-        guard FileManager.default.fileExists(atPath: url.path) else { return EpochLog() }
-        do { return try JSONDecoder().decode(EpochLog.self, from: Data(contentsOf: url)) } catch {
-            throw PretrainError.incompatibleCheckpoint(path: url.path, reason: "unreadable epoch log: \(error)")
-        }
-    }
-    /// Written with sorted keys, so the same epochs give the same bytes.
-    public func save(_ url: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        try encoder.encode(self).write(to: url, options: .atomic)
-    }
-}
-
 /// VTHCL pretraining (paper §3, SPEC §1) as a procedure: the training split's videos as
 /// instances, slow/fast pairs from `DatasetPairs`, the `Pretrainer` loop, then the kNN
 /// monitors on the test split — the bank monitor (every `knnEvery` epochs and at the end),
@@ -76,11 +57,13 @@ public enum Pretraining {
             trainer.epochSums["loss", default: 0] += Double(p.total)
             trainer.epochSums["steps", default: 0] += 1
             for (i, l) in p.perLevel.enumerated() { trainer.epochSums["level.\(i)", default: 0] += Double(l) }
+            trainer.epochSums["lr"] = Double(p.learningRate)
             try progress(TrainingProgress(epoch: p.epoch, epochs: schedule.epochs, step: p.step, steps: p.stepsPerEpoch,
                                           values: [("loss", Double(p.total)), ("lr", Double(p.learningRate))]))
         }, epochEnd: { epoch, trainer in
             let sums = trainer.epochSums, count = max(1, sums["steps"] ?? 0)
             var row: [String: Double] = ["epoch": Double(epoch), "loss": (sums["loss"] ?? 0) / count]
+            if let lr = sums["lr"] { row["lr"] = lr }  // the epoch's last step's
             let every = settings.knnEvery
             if every > 0 && ((epoch + 1) % every == 0 || epoch + 1 == schedule.epochs),
                let knn = try KNNMonitor.bank(trainer, train: train, test: testRecords, provider: provider, crop: crop, classes: classes) {

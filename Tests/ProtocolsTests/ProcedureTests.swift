@@ -58,8 +58,9 @@ final class ProcedureTests: XCTestCase {
     /// rerun; the two final checkpoints must be byte-identical.
     func assertResumeIsBitIdentical(at point: (Int, Int), file: StaticString = #filePath, line: UInt = #line,
                                     _ body: (URL, ProgressHandler) throws -> Void) throws {
-        let dir = try tempDir()
-        let reference = dir.appendingPathComponent("reference.safetensors"), resumed = dir.appendingPathComponent("resumed.safetensors")
+        // Separate folders: each run keeps its epoch log beside its checkpoint.
+        let reference = try tempDir().appendingPathComponent("reference.safetensors")
+        let resumed = try tempDir().appendingPathComponent("resumed.safetensors")
         try body(reference, { _ in })
         var stopped = false
         XCTAssertThrowsError(try body(resumed, { p in
@@ -70,6 +71,13 @@ final class ProcedureTests: XCTestCase {
         XCTAssertEqual(meta["epoch"], "\(point.0)", "the interrupted run kept its last epoch's checkpoint", file: file, line: line)
         try body(resumed, { _ in })
         XCTAssertEqual(try Data(contentsOf: resumed), try Data(contentsOf: reference), "resumed run differs", file: file, line: line)
+        // The epoch log (mean loss and last learning rate of every epoch) too, byte for byte.
+        let log = try EpochLog.load(EpochLog.url(besideCheckpoint: reference))
+        XCTAssertFalse(log.values.isEmpty, "the trainer kept an epoch log", file: file, line: line)
+        XCTAssertTrue(log.values.allSatisfy { $0["loss"] != nil && $0["lr"] != nil }, "\(log.values)", file: file, line: line)
+        XCTAssertEqual(log.values.map { $0["epoch"] }, (0..<log.values.count).map { Double($0) }, file: file, line: line)
+        XCTAssertEqual(try Data(contentsOf: EpochLog.url(besideCheckpoint: resumed)), try Data(contentsOf: EpochLog.url(besideCheckpoint: reference)),
+                       "the resumed run's epoch log differs", file: file, line: line)
     }
 
     func fineTuneSettings(epochs: Int = 3) -> FineTuning.Settings {
