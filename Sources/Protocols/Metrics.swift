@@ -98,6 +98,16 @@ public func topKAccuracy(scores: Tensor, labels: [Int], k: Int) throws -> TopKAc
 public struct ClipAccuracy: Equatable, Sendable {
     public let top1: TopKAccuracy
     public let top5: TopKAccuracy
+    /// Per test video v, c_v · V / M (c_v of its clips top-1 correct, V videos, M clips), so
+    /// that the mean over videos is clip top-1 exactly. A bootstrap resamples these, whole
+    /// videos at a time: the clips of one video are not independent draws. Empty when not
+    /// recorded.
+    public let top1PerVideo: [Double]
+
+    public init(top1: TopKAccuracy, top5: TopKAccuracy, top1PerVideo: [Double] = []) {
+        self.top1 = top1; self.top5 = top5; self.top1PerVideo = top1PerVideo
+    }
+
     /// Number of clips scored.
     public var clips: Int { top1.total }
 }
@@ -151,11 +161,15 @@ public enum RecognitionMetrics {
     public static func evaluate(clipLogits: Tensor, clipVideo: [Int], videoLabels: [Int]) throws -> RecognitionAccuracy {
         let probabilities = try videoProbabilities(clipLogits: clipLogits, clipVideo: clipVideo, videoCount: videoLabels.count)
         let clipLabels = clipVideo.map { videoLabels[$0] }
+        let clipTop1 = try topKAccuracy(scores: clipLogits, labels: clipLabels, k: 1)
+        var correctClips = [Int](repeating: 0, count: videoLabels.count)
+        for (m, hit) in clipTop1.hits.enumerated() where hit { correctClips[clipVideo[m]] += 1 }
+        let scale = Double(videoLabels.count) / Double(clipVideo.count)
         return RecognitionAccuracy(
             video: VideoAccuracy(top1: try topKAccuracy(scores: probabilities, labels: videoLabels, k: 1),
                                  top5: try topKAccuracy(scores: probabilities, labels: videoLabels, k: 5)),
-            clip: ClipAccuracy(top1: try topKAccuracy(scores: clipLogits, labels: clipLabels, k: 1),
-                               top5: try topKAccuracy(scores: clipLogits, labels: clipLabels, k: 5)))
+            clip: ClipAccuracy(top1: clipTop1, top5: try topKAccuracy(scores: clipLogits, labels: clipLabels, k: 5),
+                               top1PerVideo: correctClips.map { Double($0) * scale }))
     }
 }
 

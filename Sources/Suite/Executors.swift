@@ -183,7 +183,8 @@ public struct ClassifierExecutor: StageExecutor {
                             counts: ["samples": r.trainVideos, "test_videos": r.testVideos, "classes": classes,
                                      "skipped_bad_videos": d.bad.count],
                             checkpointHash: try initHash ?? fileHash(context.checkpointURL),
-                            perItem: ["video_top1": a.video.top1.perItem, "video_top5": a.video.top5.perItem], skipped: d.skipped)
+                            perItem: ["video_top1": a.video.top1.perItem, "video_top5": a.video.top5.perItem,
+                                      "clip_top1": a.clip.top1PerVideo], skipped: d.skipped)
     }
 }
 

@@ -30,7 +30,8 @@ final class MetricsTests: XCTestCase {
     /// Video 0 (label 0): clips (.5 .4 .1) ✓, (.1 .5 .4) ✗, (.45 .35 .2) ✓; mean
     /// (.35 .4167 .2333) → class 1 ✗, although two of three clips are right.
     /// Video 1 (label 2): clips (.2 .5 .3) ✗, (.1 .1 .8) ✓; mean (.15 .3 .55) → 2 ✓.
-    /// Clip top-1 3/5; video top-1 1/2.
+    /// Clip top-1 3/5; video top-1 1/2. Per-video clip items: 2 · 2/5 = 0.8 and 1 · 2/5 = 0.4,
+    /// whose mean is 3/5.
     func testVideoAccuracyAveragesClipSoftmax() throws {
         let probabilities: [[Double]] = [[0.5, 0.4, 0.1], [0.1, 0.5, 0.4], [0.45, 0.35, 0.2], [0.2, 0.5, 0.3], [0.1, 0.1, 0.8]]
         let shifts: [Double] = [0, 5, -3, 1.5, 7]
@@ -40,6 +41,10 @@ final class MetricsTests: XCTestCase {
                                                      clipVideo: clipVideo, videoLabels: [0, 2])
         XCTAssertEqual(result.clip.top1, TopKAccuracy(k: 1, correct: 3, total: 5))
         XCTAssertEqual(result.clip.clips, 5)
+        XCTAssertEqual(result.clip.top1PerVideo.count, 2)
+        XCTAssertEqual(result.clip.top1PerVideo[0], 0.8, accuracy: 1e-12)
+        XCTAssertEqual(result.clip.top1PerVideo[1], 0.4, accuracy: 1e-12)
+        XCTAssertEqual(result.clip.top1PerVideo.reduce(0, +) / 2, result.clip.top1.fraction, accuracy: 1e-12)
         XCTAssertEqual(result.video.top1, TopKAccuracy(k: 1, correct: 1, total: 2))
         XCTAssertEqual(result.video.videos, 2)
         XCTAssertEqual(result.video.top5.correct, 2)
