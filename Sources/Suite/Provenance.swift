@@ -15,11 +15,26 @@ public struct Provenance: Sendable {
 }
 
 extension Provenance {
-    /// The git commit of the working directory (marked when it has uncommitted changes), the
-    /// manifest's hash, library versions, thread count, machine and date.
-    public static func collect(manifest: URL) -> Provenance {
+    /// The git commit of the working directory (marked when tracked files outside `output`,
+    /// the folder reports are written to, have uncommitted changes: reports a run rewrites
+    /// are its output, not a change to what produced it), the manifest's hash, library
+    /// versions, thread count, machine and date. Git runs in `directory` (default: the
+    /// current directory).
+    public static func collect(manifest: URL, output: URL? = nil, directory: URL? = nil) -> Provenance {
+        let git = { (args: [String]) in Self.git(args, in: directory) }
         let commit = git(["rev-parse", "HEAD"]) ?? "unknown"
-        let dirty = (git(["status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty ? "" : " (with uncommitted changes)"
+        // Only a folder inside the work tree can be excluded (git rejects the pathspec
+        // otherwise, which would read as a clean tree).
+        let top = git(["rev-parse", "--show-toplevel"]).map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
+        let outputPath = output?.standardizedFileURL.resolvingSymlinksInPath().path
+        let outside = top.flatMap { top in outputPath.map { ($0 + "/").hasPrefix(top + "/") } } == true
+            ? ["--", ":/", ":(exclude)\(outputPath!)"] : []
+        let dirty: String
+        switch (commit, git(["status", "--porcelain", "--untracked-files=no"] + outside)) {
+        case ("unknown", _): dirty = ""
+        case (_, nil): dirty = " (git status failed: uncommitted changes unknown)"
+        case let (_, status?): dirty = status.isEmpty ? "" : " (with uncommitted changes)"
+        }
         let manifestHash = (try? Data(contentsOf: manifest)).map(SHA256Text.hex) ?? "unreadable"
         let versions: [(String, String)] = [
             ("FFmpeg", MediaLibraries.ffmpegVersion), ("HDF5", MediaLibraries.hdf5Version),
@@ -30,8 +45,9 @@ extension Provenance {
                           machine: Runner.machineDescription(), date: date)
     }
 
-    static func git(_ args: [String]) -> String? {
+    static func git(_ args: [String], in directory: URL?) -> String? {
         let p = Process()
+        p.currentDirectoryURL = directory
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["git"] + args
         let out = Pipe()

@@ -65,7 +65,7 @@ public struct SuiteEnvironment {
         try DataParallel.group.barrier()
     }
 
-    public func provenance() -> Provenance { Provenance.collect(manifest: manifest) }
+    public func provenance() -> Provenance { Provenance.collect(manifest: manifest, output: reports) }
 
     public func results(_ plan: Plan) throws -> [String: StageResult] { try publisher.results(plan) }
 
