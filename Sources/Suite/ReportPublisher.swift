@@ -31,6 +31,17 @@ public struct ReportPublisher {
             chartLink = "figures/\(name)"
         }
         var md = ReportWriter().render(plan: plan, results: stored, provenance: given, chart: chartLink)
+        // The suite's claims and their verdicts, under the table, as in the index: a suite
+        // run on its own (`bench run`, another reports folder) has no index to carry them.
+        if !plan.suite.claims.isEmpty {
+            let judge = ClaimJudge(plan: plan, results: stored)
+            var section = "## Claims\n\nEach judged at \(Int(Statistics.confidence * 100)) % confidence: **holds** when the interval "
+            section += "of the paired difference lies above 0, **contradicted** when below, **inconclusive** otherwise "
+            section += "(`docs/statistics.md`; intervals per claim, not corrected for the number of claims).\n\n"
+            for claim in plan.suite.claims { section += "- " + judge.line(claim) + "\n" }
+            section += "\n"
+            if let at = md.range(of: "## Noise floor") { md.insert(contentsOf: section, at: at.lowerBound) } else { md += "\n" + section }
+        }
         // Figures (artifacts named figure.N) are copied beside the report and embedded.
         var figures = ""
         for stage in plan.stages {

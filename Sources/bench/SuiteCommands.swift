@@ -4,7 +4,7 @@ import Suite
 
 /// Options shared by the suite commands.
 struct SuiteOptions: ParsableArguments {
-    @Option(help: "Scale: ci (synthetic data, minutes: the regression gate), small (the ci data with large test splits, 3 seeds: about 2 hours), mini (hours on a CPU) or paper (the paper's settings).")
+    @Option(help: "Scale: ci (synthetic data, minutes: the regression gate), small (the ci data with large test splits, 3 seeds: about 1.5 hours), mini (hours on a CPU) or paper (the paper's settings).")
     var scale: Scale = .ci
 
     @Option(help: "Folder of suite files.")

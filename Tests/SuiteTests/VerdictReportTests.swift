@@ -201,6 +201,11 @@ final class VerdictReportTests: XCTestCase {
         let md = try String(contentsOf: reports.appendingPathComponent("verdicts.md"), encoding: .utf8)
         XCTAssertTrue(md.contains("](figures/verdicts-cells.svg)"), md)
         XCTAssertTrue(md.contains("## Training curves"), md)
+        // The claims stand in the report itself, each line as the index prints it, above the noise floor.
+        let judge = ClaimJudge(plan: plan, results: try publisher.results(plan))
+        for claim in plan.suite.claims { XCTAssertTrue(md.contains("- " + judge.line(claim) + "\n"), md) }
+        let claims = try XCTUnwrap(md.range(of: "## Claims")), noise = try XCTUnwrap(md.range(of: "## Noise floor"))
+        XCTAssertLessThan(claims.lowerBound, noise.lowerBound)
         let figures = try FileManager.default.contentsOfDirectory(atPath: reports.appendingPathComponent("figures").path).sorted()
         // One table chart and one curve chart per stage (four stages), all linked, so none is pruned.
         XCTAssertEqual(figures.count, 5, "\(figures)")
