@@ -313,13 +313,16 @@ public enum Statistics {
     /// The smallest difference between two cells that a claim could call: the half-width
     /// of the interval of a difference between two independent cells with seed-to-seed
     /// standard deviation `seedStd` over `n` seeds each and test-set variance `cellVariance`
-    /// of each cell's mean — t · √(2 s²/n + 2 v). Nil when neither part is known.
+    /// of each cell's mean — t · √(2 s²/n + 2 v). Nil when neither part is known. With
+    /// n = 1 (a cell of one seed beside cells of several, whose pooled `seedStd` applies)
+    /// the seed part is given one degree of freedom, the fewest a pooled estimate has.
     public static func smallestDecidableDifference(seedStd: Double?, n: Int, cellVariance: Double?) -> Double? {
+        precondition(n >= 1, "a cell has at least one seed")
         let seedPart = seedStd.map { 2 * $0 * $0 / Double(n) }
         let itemPart = cellVariance.map { 2 * $0 }
         guard seedPart != nil || itemPart != nil else { return nil }
         let a = seedPart ?? 0, total = a + (itemPart ?? 0)
-        let df = seedPart != nil && a > 0 ? total * total * Double(n - 1) / (a * a) : .infinity
+        let df = seedPart != nil && a > 0 ? total * total * Double(max(n - 1, 1)) / (a * a) : .infinity
         return tCritical(df: df) * total.squareRoot()
     }
 }

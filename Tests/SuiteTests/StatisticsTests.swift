@@ -107,6 +107,10 @@ final class StatisticsTests: XCTestCase {
         XCTAssertEqual(Statistics.smallestDecidableDifference(seedStd: nil, n: 1, cellVariance: 0.001)!,
                        1.959964 * 0.002.squareRoot(), accuracy: 1e-5)
         XCTAssertNil(Statistics.smallestDecidableDifference(seedStd: nil, n: 1, cellVariance: nil))
+        // A one-seed cell beside cells of several (a suite run part-way): the pooled s with
+        // one degree of freedom, t(0.975, 1) = 12.7062 · √(2 · 0.0025 / 1), and no trap.
+        XCTAssertEqual(Statistics.smallestDecidableDifference(seedStd: 0.05, n: 1, cellVariance: nil)!,
+                       12.706205 * 0.005.squareRoot(), accuracy: 1e-5)
     }
 }
 
