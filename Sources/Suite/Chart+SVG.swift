@@ -35,8 +35,10 @@ public enum SVGChart {
     /// paper's number as a hollow diamond, on a shared value axis per panel.
     public static func dots(title: String, subtitle: String, unit: String, panels: [DotPanel]) -> String {
         let longest = panels.flatMap { $0.rows.map(\.label.count) }.max() ?? 10
-        let labelWidth = min(330, max(120, Double(longest) * 6.8 + 20))
+        // Long row labels widen the chart rather than being cut at its left edge.
+        let labelWidth = max(120, Double(longest) * 6.8 + 20)
         let noteWidth = 150.0
+        let width = Self.width + max(0, labelWidth - 330)
         let left = labelWidth, right = width - noteWidth
         let rowHeight = 24.0
         var svg = SVG()

@@ -140,7 +140,7 @@ final class ConfigurationTests: XCTestCase {
         let table1 = try planner.plan(SuiteSpec.load(repo.appendingPathComponent("Suites/table1.yaml")), scale: .small)
         let shared = Set(table1.stages.map(\.identity))
         let fineTunes = diagnosis.stages.filter { $0.kind == "finetune" }
-        XCTAssertEqual(fineTunes.count, 2 * 2 * 6 * 3)
+        XCTAssertEqual(fineTunes.count, 2 * 2 * 7 * 3)
         for s in fineTunes {
             XCTAssertEqual(shared.contains(s.identity), s.axes["recipe"] == "paper", s.key)
         }

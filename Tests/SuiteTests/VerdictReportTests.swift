@@ -239,6 +239,21 @@ final class VerdictReportTests: XCTestCase {
         XCTAssertNil(SVGChart.epochCurves(Data("{}".utf8), title: "t", subtitle: "s"))
     }
 
+    /// A row label longer than the label column widens the chart (it was cut at the left
+    /// edge): the label's right-anchored x leaves room for ~6.8 px a character.
+    func testLongRowLabelsWidenTheChart() throws {
+        func viewWidth(_ label: String) throws -> Double {
+            let svg = SVGChart.dots(title: "t", subtitle: "s", unit: "%", panels: [
+                SVGChart.DotPanel(title: "p", rows: [SVGChart.DotRow(label: label, ours: 1, error: nil, paper: nil)]),
+            ])
+            let box = try XCTUnwrap(svg.components(separatedBy: "viewBox=\"0 0 ").dropFirst().first)
+            return try XCTUnwrap(Double(box.prefix { $0 != " " }))
+        }
+        XCTAssertEqual(try viewWidth("3D-ResNet18 · Random"), 760)
+        let long = "3D-ResNet18 · VTHCL, tempo pairing broken (negative control)"
+        XCTAssertEqual(try viewWidth(long), 760 + Double(long.count) * 6.8 + 20 - 330, accuracy: 0.01)
+    }
+
     func assertWellFormed(_ data: Data, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
         final class Root: NSObject, XMLParserDelegate {
             var root: String?
