@@ -68,6 +68,10 @@ public struct ClaimJudge {
         self.plan = plan; self.results = results; self.minimumUnits = minimumUnits
     }
 
+    /// Every claim of the suite as a Markdown bullet, one line each (the report and the
+    /// index print the same list).
+    public var bullets: String { plan.suite.claims.map { "- " + line($0) + "\n" }.joined() }
+
     /// A claim's comparison and what it was computed from.
     public struct Evaluation {
         public var comparison: Statistics.Comparison

@@ -25,10 +25,13 @@ extension Provenance {
         let commit = git(["rev-parse", "HEAD"]) ?? "unknown"
         // Only a folder inside the work tree can be excluded (git rejects the pathspec
         // otherwise, which would read as a clean tree).
-        let top = git(["rev-parse", "--show-toplevel"]).map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
-        let outputPath = output?.standardizedFileURL.resolvingSymlinksInPath().path
-        let outside = top.flatMap { top in outputPath.map { ($0 + "/").hasPrefix(top + "/") } } == true
-            ? ["--", ":/", ":(exclude)\(outputPath!)"] : []
+        var outside: [String] = []
+        if let output, let top = git(["rev-parse", "--show-toplevel"]) {
+            let path = output.standardizedFileURL.resolvingSymlinksInPath().path
+            if (path + "/").hasPrefix(URL(fileURLWithPath: top).resolvingSymlinksInPath().path + "/") {
+                outside = ["--", ":/", ":(exclude)\(path)"]
+            }
+        }
         let dirty: String
         switch (commit, git(["status", "--porcelain", "--untracked-files=no"] + outside)) {
         case ("unknown", _): dirty = ""

@@ -174,6 +174,14 @@ public struct ReportWriter {
             out += "Dots: ours, with the seed-to-seed standard deviation as error bar (n ≥ 2), or the 95 % test-set interval "
             out += "(one seed with per-item results); diamonds: the paper.\n"
         }
+        // The claims stand in the report too: a suite run on its own (`bench run`, another
+        // reports folder) has no index to carry them.
+        if !suite.claims.isEmpty {
+            out += "\n## Claims\n\nEach judged at \(Int(Statistics.confidence * 100)) % confidence: **holds** when the interval "
+            out += "of the paired difference lies above 0, **contradicted** when below, **inconclusive** otherwise "
+            out += "(`docs/statistics.md`; intervals per claim, not corrected for the number of claims).\n\n"
+            out += ClaimJudge(plan: plan, results: results).bullets
+        }
         out += noiseFloor(report: report, table: table)
         out += skippedItems(plan: plan, results: results)
 

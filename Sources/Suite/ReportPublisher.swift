@@ -31,17 +31,6 @@ public struct ReportPublisher {
             chartLink = "figures/\(name)"
         }
         var md = ReportWriter().render(plan: plan, results: stored, provenance: given, chart: chartLink)
-        // The suite's claims and their verdicts, under the table, as in the index: a suite
-        // run on its own (`bench run`, another reports folder) has no index to carry them.
-        if !plan.suite.claims.isEmpty {
-            let judge = ClaimJudge(plan: plan, results: stored)
-            var section = "## Claims\n\nEach judged at \(Int(Statistics.confidence * 100)) % confidence: **holds** when the interval "
-            section += "of the paired difference lies above 0, **contradicted** when below, **inconclusive** otherwise "
-            section += "(`docs/statistics.md`; intervals per claim, not corrected for the number of claims).\n\n"
-            for claim in plan.suite.claims { section += "- " + judge.line(claim) + "\n" }
-            section += "\n"
-            if let at = md.range(of: "## Noise floor") { md.insert(contentsOf: section, at: at.lowerBound) } else { md += "\n" + section }
-        }
         // Figures (artifacts named figure.N) are copied beside the report and embedded.
         var figures = ""
         for stage in plan.stages {
@@ -112,9 +101,7 @@ public struct ReportPublisher {
             let stored = try results(plan)
             out += "## [\(plan.suite.title)](\(plan.suite.report?.file ?? ""))\n\n"
             out += "\(stored.count) of \(plan.stages.count) stages finished.\n\n"
-            let judge = ClaimJudge(plan: plan, results: stored)
-            for claim in plan.suite.claims { out += "- " + judge.line(claim) + "\n" }
-            if !plan.suite.claims.isEmpty { out += "\n" }
+            if !plan.suite.claims.isEmpty { out += ClaimJudge(plan: plan, results: stored).bullets + "\n" }
         }
         try out.write(to: reports.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
         try pruneFigures()
