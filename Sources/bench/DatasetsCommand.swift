@@ -25,8 +25,16 @@ struct DatasetsSynth: ParsableCommand {
         under the output folder are replaced.
         """)
 
-    @Option(help: "Size: ci (seconds) or mini (minutes).")
+    @Option(help: "Size: ci (seconds), small (ci training sets, large test splits) or mini (minutes).")
     var scale: String = "ci"
+
+    @Option(help: ArgumentHelp("Kinetics-format training videos per class, instead of the scale's.",
+                               discussion: "For pretraining-data experiments (docs/finetune-diagnosis.md); the run store tells the data apart by its content."))
+    var kineticsPerClass: Int?
+
+    @Option(help: ArgumentHelp("Shared object looks of every recognition set, instead of the scale's (0: every video its own).",
+                               discussion: "For pretraining-data experiments (docs/finetune-diagnosis.md)."))
+    var appearancePool: Int?
 
     @Option(help: "Output folder (default: data/synthetic/<scale>).")
     var out: String?
@@ -41,6 +49,8 @@ struct DatasetsSynth: ParsableCommand {
         guard SyntheticScale(rawValue: scale) != nil else {
             throw ValidationError("--scale must be one of \(SyntheticScale.allCases.map(\.rawValue).joined(separator: ", ")), got '\(scale)'")
         }
+        if let n = kineticsPerClass, n < 1 { throw ValidationError("--kinetics-per-class must be at least 1, got \(n)") }
+        if let n = appearancePool, n < 0 { throw ValidationError("--appearance-pool must be 0 or more, got \(n)") }
     }
 
     func run() throws {
@@ -48,7 +58,10 @@ struct DatasetsSynth: ParsableCommand {
         let folder = out ?? "data/synthetic/\(scale.rawValue)"
         let tty = isatty(2) != 0
         let began = Date()
-        let summary = try SyntheticDatasets.generate(.preset(scale), out: folder, seed: seed) { done, total, item in
+        var config = SyntheticConfig.preset(scale)
+        if let n = kineticsPerClass { config.kinetics.perClass = n }
+        if let n = appearancePool { config.difficulty.appearancePool = n }
+        let summary = try SyntheticDatasets.generate(config, out: folder, seed: seed) { done, total, item in
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[K[\(done)/\(total)] \((item as NSString).lastPathComponent)".utf8)) }
         }
         if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
