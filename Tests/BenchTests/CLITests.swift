@@ -169,4 +169,27 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.err.contains("unknown stage kind 'pretrian'"), bad.err)
     }
+
+    /// `bench datasets synth`'s data-variant options: documented, validated, and written
+    /// into the data (the stamp the run store keys on records them).
+    func testDatasetsSynthVariantOptions() throws {
+        let help = try run(["datasets", "synth", "--help"])
+        XCTAssertEqual(help.status, 0, help.err)
+        for word in ["--kinetics-per-class", "--appearance-pool", "docs/finetune-diagnosis.md"] {
+            XCTAssertTrue(help.out.contains(word), "missing \(word) in\n\(help.out)")
+        }
+        for (args, message) in [(["--kinetics-per-class", "0"], "--kinetics-per-class must be at least 1, got 0"),
+                                (["--appearance-pool=-1"], "--appearance-pool must be 0 or more, got -1")] {
+            let r = try run(["datasets", "synth"] + args)
+            XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(r.err.contains(message), r.err)
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-\(UUID().uuidString)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try run(["datasets", "synth", "--scale", "ci", "--kinetics-per-class", "1", "--appearance-pool", "1", "--out", dir])
+        XCTAssertEqual(r.status, 0, r.err)
+        let stamp = try String(contentsOfFile: "\(dir)/synthetic.txt", encoding: .utf8)
+        XCTAssertTrue(stamp.contains("Recognition(classes: 10, perClass: 1,"), stamp)  // the Kinetics-format set
+        XCTAssertTrue(stamp.contains("appearancePool: 1,"), stamp)
+    }
 }
