@@ -50,8 +50,10 @@ public struct Plan: Sendable {
     }
 
     /// The instance of stage `id` serving `cell`, if the cell runs it.
+    /// A cell outside the template's `when` has none: a report row of another
+    /// initialisation must not show a pretraining's numbers as its own.
     public func instance(of id: String, for cell: [String: String]) -> PlannedStage? {
-        guard let t = suite.stage(id) else { return nil }
+        guard let t = suite.stage(id), matches(cell, t.when) else { return nil }
         let axes = Dictionary(uniqueKeysWithValues: t.over.compactMap { a in cell[a].map { (a, $0) } })
         return stages.first { $0.id == id && $0.axes == axes }
     }

@@ -24,6 +24,9 @@ public struct ReportWriter {
     struct Part {
         var metric: SuiteSpec.MetricRef
         var runs: [MetricRun]
+        /// False when the metric's stage serves no cell of this row (its `when` excludes it):
+        /// shown as "–", not as a missing run.
+        var applies = true
         var values: [Double] { runs.map(\.value) }
         var mean: Double { Statistics.mean(values) }
         var std: Double? { Statistics.standardDeviation(values) }
@@ -48,6 +51,8 @@ public struct ReportWriter {
 
     enum CellState {
         case notReproducible(String)
+        /// No metric of the column belongs to this row.
+        case notApplicable
         case notRun
         case measured([Part], missing: Int)
     }
@@ -97,7 +102,7 @@ public struct ReportWriter {
                     let runs = plan.runs(metric, where: inCell, results: results, minimumUnits: minimumUnits)
                     let planned = Set(plan.cells.filter(inCell).compactMap { plan.instance(of: metric.stage, for: $0)?.identity })
                     missing += planned.filter { results[$0]?.metrics[metric.metric] == nil }.count
-                    var part = Part(metric: metric, runs: runs)
+                    var part = Part(metric: metric, runs: runs, applies: !planned.isEmpty)
                     if let samples = part.samples, case let reps = Statistics.bootstrap(samples, statistic: { Statistics.mean($0) }),
                        !reps.isEmpty {
                         let sorted = reps.sorted(), tail = (1 - Statistics.confidence) / 2
@@ -106,7 +111,8 @@ public struct ReportWriter {
                     }
                     parts.append(part)
                 }
-                if parts.contains(where: { $0.runs.isEmpty }) { return Cell(row: row, column: column, reference: ref, state: .notRun) }
+                if !parts.contains(where: \.applies) { return Cell(row: row, column: column, reference: ref, state: .notApplicable) }
+                if parts.contains(where: { $0.applies && $0.runs.isEmpty }) { return Cell(row: row, column: column, reference: ref, state: .notRun) }
                 for p in parts { for r in p.runs { seeds.insert(r.seed) } }
                 return Cell(row: row, column: column, reference: ref, state: .measured(parts, missing: missing))
             }
@@ -137,17 +143,20 @@ public struct ReportWriter {
                 switch cell.state {
                 case .notReproducible(let reason):
                     texts.append("not reproducible offline [\(table.footnotes.firstIndex(of: reason)! + 1)]" + (paper.map { " (\($0))" } ?? ""))
+                case .notApplicable:
+                    texts.append("–" + (paper.map { " (\($0))" } ?? ""))
                 case .notRun:
                     texts.append("not run" + (paper.map { " (\($0))" } ?? ""))
                 case .measured(let parts, let missing):
                     var text = "**" + parts.map { p in
-                        format(p.mean, percent: report.percent) + (p.std.map { " ± " + format($0, percent: report.percent) } ?? "")
+                        guard p.applies else { return "–" }
+                        return format(p.mean, percent: report.percent) + (p.std.map { " ± " + format($0, percent: report.percent) } ?? "")
                     }.joined(separator: " / ") + "**"
-                    let ns = parts.map { String($0.runs.count) }
+                    let ns = parts.filter(\.applies).map { String($0.runs.count) }
                     var notes = ["n = " + (Set(ns).count == 1 ? ns[0] : ns.joined(separator: " / "))]
                     if let ref = cell.reference, let paper {
                         let diffs = zip(parts, ref).map { p, r -> String in
-                            guard case .number(let x) = r else { return "n/a" }
+                            guard p.applies, case .number(let x) = r else { return "n/a" }
                             return String(format: "%+.1f", (report.percent ? p.mean * 100 : p.mean) - x)
                         }
                         notes.append(paper + ", Δ " + diffs.joined(separator: " / "))
@@ -263,7 +272,7 @@ public struct ReportWriter {
         var parts: [String: [Part]] = [:]
         var seen = Set<String>()
         for cell in table.cells.joined() {
-            for p in cell.parts {
+            for p in cell.parts where p.applies {
                 let name = "\(p.metric.stage).\(p.metric.metric)"
                 // Cells served by the same runs (a stage shared by several rows) count once.
                 guard seen.insert(name + " " + p.runs.map(\.identity).sorted().joined(separator: ",")).inserted else { continue }
@@ -355,6 +364,9 @@ public struct ReportWriter {
             for cell in cells {
                 for (i, metric) in cell.column.parts.enumerated() {
                     let name = "\(metric.stage).\(metric.metric)"
+                    // A stage that does not serve this row has no dot in it.
+                    if case .notApplicable = cell.state { continue }
+                    if cell.parts.count > i, !cell.parts[i].applies { continue }
                     if panels[name] == nil {
                         order.append(name)
                         let single = columnsOf[name]!.count == 1 && cell.column.parts.count == 1
@@ -374,6 +386,7 @@ public struct ReportWriter {
                     var dot = SVGChart.DotRow(label: label, paper: paper)
                     switch cell.state {
                     case .notReproducible: dot.note = "not reproducible offline"
+                    case .notApplicable: continue
                     case .notRun: dot.note = "not run"
                     case .measured(let parts, _):
                         let p = parts[i]

@@ -169,6 +169,56 @@ final class VerdictReportTests: XCTestCase {
         XCTAssertTrue(md.contains("| seeds | 0, 1, 2 |"), md)
     }
 
+    /// A stage limited by `when` serves only its own rows: another initialisation's row shows
+    /// "–" for its metrics, not the pretraining's numbers as its own, and the noise floor and
+    /// the chart count it once.
+    func testStagesOutsideTheirWhenLeaveTheirRowsEmpty() throws {
+        let url = dir.appendingPathComponent("when.yaml")
+        try """
+        name: when
+        title: "When table"
+        axes:
+          - {name: backbone, values: [r18]}
+          - {name: init, values: [random, vthcl]}
+          - {name: seed, values: [0, 1]}
+        stages:
+          - id: pretrain
+            kind: table
+            dataset: kinetics400
+            over: [backbone, seed]
+            when: {init: vthcl}
+          - id: ucf
+            kind: table
+            dataset: ucf101
+            over: [backbone, init, seed]
+            needs: [{stage: pretrain, when: {init: vthcl}}]
+        report:
+          file: when.md
+          rows: [init]
+          columns:
+            - {label: UCF, metrics: [ucf.acc]}
+            - {label: "kNN", metrics: [pretrain.knn]}
+            - {label: "kNN / UCF", metrics: [pretrain.knn, ucf.acc]}
+        """.write(to: url, atomically: true, encoding: .utf8)
+        let executor = TableExecutor()
+        executor.outcomes = ["-,0": StageOutcome(metrics: ["acc": 0.5, "knn": 0.7]),
+                             "-,1": StageOutcome(metrics: ["acc": 0.6, "knn": 0.8])]
+        let registry = ExecutorRegistry([executor])
+        let plan = try Planner(executors: registry, datasetIdentity: { _ in "d" }).plan(SuiteSpec.load(url), scale: .ci)
+        XCTAssertNil(plan.instance(of: "pretrain", for: ["backbone": "r18", "init": "random", "seed": "0"]))
+        XCTAssertNotNil(plan.instance(of: "pretrain", for: ["backbone": "r18", "init": "vthcl", "seed": "0"]))
+        let results = try Runner(store: RunStore(root: dir.appendingPathComponent("runs")), executors: registry,
+                                 progress: ProgressSink(quiet: true)).run(plan)
+        let md = ReportWriter().render(plan: plan, results: results,
+                                       provenance: Provenance(gitCommit: "abc", manifestHash: "m", versions: [], machine: "test", date: "today"))
+        XCTAssertTrue(md.contains("| random | **55.0 ± 7.1** (n = 2) | – | **– / 55.0 ± 7.1** (n = 2) |"), md)
+        XCTAssertTrue(md.contains("| vthcl | **55.0 ± 7.1** (n = 2) | **75.0 ± 7.1** (n = 2) | **75.0 ± 7.1 / 55.0 ± 7.1** (n = 2) |"), md)
+        let floor = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| `pretrain.knn` |") }, md)
+        XCTAssertTrue(floor.hasPrefix("| `pretrain.knn` | 1 | 2 |"), String(floor))
+        let svg = try XCTUnwrap(ReportWriter().chart(plan: plan, results: results))
+        XCTAssertEqual(svg.components(separatedBy: "n = 2").count - 1, 3, svg)  // pretrain.knn once, ucf.acc for both rows
+    }
+
     /// A result file written before `perItem` existed still loads (with none).
     func testOldResultsWithoutPerItemStillLoad() throws {
         let (plan, results, _) = try run(seeds: [0], ["2,0": StageOutcome(metrics: ["acc": 0.5], perItem: ["acc": [1, 0]])])
