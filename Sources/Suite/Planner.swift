@@ -230,7 +230,7 @@ public struct Planner {
             for cell in plan.cells {
                 let rest = cell.filter { $0.key != axis.name }
                 let groupKey = Self.key("", rest)
-                let ids = plan.suite.stages.filter { matches(cell, $0.when) }.compactMap { plan.instance(of: $0.id, for: cell)?.identity }
+                let ids = plan.suite.stages.compactMap { plan.instance(of: $0.id, for: cell)?.identity }  // instance honours `when`
                 guard !ids.isEmpty, plan.notReproducibleReason(cell) == nil else { continue }
                 groups[groupKey, default: [:]][cell[axis.name]!] = ids.sorted()
             }

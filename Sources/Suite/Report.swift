@@ -386,7 +386,7 @@ public struct ReportWriter {
                     var dot = SVGChart.DotRow(label: label, paper: paper)
                     switch cell.state {
                     case .notReproducible: dot.note = "not reproducible offline"
-                    case .notApplicable: continue
+                    case .notApplicable: continue  // skipped above; kept for exhaustiveness
                     case .notRun: dot.note = "not run"
                     case .measured(let parts, _):
                         let p = parts[i]
